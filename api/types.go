@@ -1,0 +1,154 @@
+package api
+
+import "time"
+
+// Mesos task state names, used verbatim on the wire.
+const (
+	TaskStaging  = "TASK_STAGING"
+	TaskStarting = "TASK_STARTING"
+	TaskRunning  = "TASK_RUNNING"
+	TaskKilling  = "TASK_KILLING"
+	TaskFinished = "TASK_FINISHED"
+	TaskFailed   = "TASK_FAILED"
+	TaskKilled   = "TASK_KILLED"
+	TaskLost     = "TASK_LOST"
+	TaskError    = "TASK_ERROR"
+)
+
+// TaskStateTerminal reports whether a task in this state will never run again.
+func TaskStateTerminal(state string) bool {
+	switch state {
+	case TaskFinished, TaskFailed, TaskKilled, TaskLost, TaskError:
+		return true
+	}
+	return false
+}
+
+// Job types.
+const (
+	JobService = "service"
+	JobBatch   = "batch"
+)
+
+// Job states as reported by the built-in jobs framework.
+const (
+	JobStateRunning   = "running"   // a service with all instances running, or a batch job in progress
+	JobStateDeploying = "deploying" // a service with fewer running instances than wanted
+	JobStateComplete  = "complete"  // a batch job whose every instance finished
+	JobStateFailed    = "failed"    // a batch job with an instance that exhausted its retries
+	JobStateDead      = "dead"      // a job that was deleted (kept while its tasks stop)
+)
+
+// Job is a job as the API reports it: the submitted spec plus what the
+// cluster made of it.
+type Job struct {
+	JobSpec
+	Version   uint64    `json:"version"`
+	State     string    `json:"state"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Tasks counts the job's current tasks by Mesos state name.
+	Tasks map[string]int `json:"tasks"`
+	// Pending lists, for instances the scheduler could not place, why.
+	Pending *PendingReason `json:"pending,omitempty"`
+}
+
+// PendingReason says why some of a job's instances are not placed: how many
+// instances wait, and how many hosts were rejected for each reason
+// ("insufficient cpus", "insufficient mem", ...). Unplaceable is true when no
+// host in the cluster could ever fit one instance (the job is bigger than
+// every node), as opposed to waiting for resources to free up.
+type PendingReason struct {
+	Instances   int            `json:"instances"`
+	Unplaceable bool           `json:"unplaceable"`
+	Message     string         `json:"message"`
+	Hosts       map[string]int `json:"hosts,omitempty"`
+}
+
+// TaskStatus is one state transition of a task.
+type TaskStatus struct {
+	State    string    `json:"state"`
+	Time     time.Time `json:"time"`
+	Message  string    `json:"message,omitempty"`
+	ExitCode *int      `json:"exit_code,omitempty"`
+}
+
+// Task is one run of one instance of a job (or a task of an external
+// framework).
+type Task struct {
+	ID            string            `json:"id"`
+	Job           string            `json:"job"`
+	JobVersion    uint64            `json:"job_version"`
+	Instance      int               `json:"instance"`
+	Framework     string            `json:"framework"`
+	Node          string            `json:"node"`
+	NodeName      string            `json:"node_name,omitempty"`
+	State         string            `json:"state"`
+	Message       string            `json:"message,omitempty"`
+	ExitCode      *int              `json:"exit_code,omitempty"`
+	Cmd           string            `json:"cmd"`
+	Env           map[string]string `json:"env,omitempty"`
+	Resources     Resources         `json:"resources"`
+	KillRequested bool              `json:"kill_requested,omitempty"`
+	CreatedAt     time.Time         `json:"created_at"`
+	UpdatedAt     time.Time         `json:"updated_at"`
+	History       []TaskStatus      `json:"history,omitempty"`
+}
+
+// TaskFilter narrows GET /v1/tasks. Empty fields match everything.
+type TaskFilter struct {
+	Job   string `json:"job,omitempty"`
+	Node  string `json:"node,omitempty"`
+	State string `json:"state,omitempty"`
+	// Active limits the list to tasks that are not terminal.
+	Active bool `json:"active,omitempty"`
+}
+
+// Node is a machine in the cluster.
+type Node struct {
+	ID           string            `json:"id"`
+	Name         string            `json:"name"`
+	Address      string            `json:"address"` // host:port of its HTTP API
+	State        string            `json:"state"`   // ready, draining, down, left
+	Leader       bool              `json:"leader"`
+	Isolator     string            `json:"isolator"`
+	Total        Resources         `json:"total"`
+	Allocated    Resources         `json:"allocated"`
+	Used         *Usage            `json:"used,omitempty"`
+	Attributes   map[string]string `json:"attributes,omitempty"`
+	Tasks        int               `json:"tasks"` // active tasks on the node
+	RegisteredAt time.Time         `json:"registered_at"`
+}
+
+// Usage is what tasks on a node actually consume, as measured by its isolator.
+type Usage struct {
+	CPUs float64 `json:"cpus"` // cores in use, averaged over the last sample interval
+	Mem  float64 `json:"mem"`  // MiB resident
+}
+
+// Status is the answer of GET /v1/status: the cluster at a glance.
+type Status struct {
+	ClusterID    string         `json:"cluster_id"`
+	Version      string         `json:"version"`
+	NodeID       string         `json:"node_id"`
+	NodeName     string         `json:"node_name"`
+	Leader       string         `json:"leader"`      // node id of the leader
+	LeaderAddr   string         `json:"leader_addr"` // its HTTP address
+	RaftState    string         `json:"raft_state"`  // Leader, Follower, Candidate
+	AppliedIndex uint64         `json:"applied_index"`
+	Voters       []string       `json:"voters"`
+	Nodes        map[string]int `json:"nodes"` // by node state
+	Jobs         int            `json:"jobs"`
+	Tasks        map[string]int `json:"tasks"` // active + recent tasks by state
+	Capacity     Resources      `json:"capacity"`
+	Allocated    Resources      `json:"allocated"`
+	Uptime       float64        `json:"uptime_seconds"`
+}
+
+// Event is a change notification on the server-sent event stream
+// GET /v1/events. Kind is "state" when replicated state changed (Index is
+// the Raft index that changed it); clients re-read what they show.
+type Event struct {
+	Kind  string `json:"kind"`
+	Index uint64 `json:"index"`
+}

@@ -1,0 +1,105 @@
+// Package node owns one running clusterd node: its configuration, the wiring
+// of Raft, the replicated state, the allocator, the built-in frameworks, the
+// isolator and the HTTP server, and their lifecycle: leadership changes start
+// and stop the leader loops, and every node runs the agent loop that turns
+// tasks assigned to it into processes.
+//
+// Nothing imports node except main.
+package node
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/clusterd/clusterd/api"
+)
+
+// Config is everything a node needs to start. Build it with DefaultConfig and
+// change what differs; Validate is called by New.
+type Config struct {
+	// DataDir holds raft/ (log, stable store, snapshots) and agent/
+	// (checkpoints and task sandboxes).
+	DataDir string
+	// NodeName is a human name, unique in the cluster (default: hostname).
+	NodeName string
+	// Bind is the IP every listener binds to.
+	Bind string
+	// Advertise is the IP other nodes and clients use to reach this node
+	// (default: Bind, or the first private address when Bind is 0.0.0.0).
+	Advertise  string
+	HTTPPort   int
+	RaftPort   int
+	GossipPort int
+
+	// Bootstrap makes this node the first voter of a new cluster when its
+	// data dir holds no Raft state. A data dir that has state is resumed,
+	// never bootstrapped again.
+	Bootstrap bool
+	// Dev marks a throwaway --dev node (for display only; the CLI sets up
+	// the temp dir and loopback binding).
+	Dev bool
+
+	// Isolator is "auto", "process", "systemd" or "cgroupfs".
+	Isolator string
+	// Resources overrides the detected resources where a field is set
+	// (ResourcesSet says which).
+	Resources    api.Resources
+	ResourcesSet ResourceFields
+	Attributes   map[string]string
+
+	// AllocationInterval is how often the leader offers resources even when
+	// nothing changed (default 1s); freed resources are offered at once.
+	AllocationInterval time.Duration
+
+	Logger *slog.Logger
+	// Version is reported in status and gossip.
+	Version string
+}
+
+// ResourceFields records which resource kinds were given on the command line.
+type ResourceFields struct {
+	CPUs, Mem, Disk, GPUs, Ports bool
+}
+
+// DefaultConfig returns the defaults documented for `clusterd agent`.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:            "/var/lib/clusterd",
+		Bind:               "0.0.0.0",
+		HTTPPort:           5050,
+		RaftPort:           5051,
+		GossipPort:         5052,
+		Isolator:           "auto",
+		AllocationInterval: time.Second,
+		Attributes:         map[string]string{},
+	}
+}
+
+// Validate checks the configuration once, at start.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("data dir: must be set (--data-dir)")
+	}
+	if net.ParseIP(c.Bind) == nil {
+		return fmt.Errorf("bind address %q: not an IP address (--bind)", c.Bind)
+	}
+	if c.Advertise != "" && net.ParseIP(c.Advertise) == nil {
+		return fmt.Errorf("advertise address %q: not an IP address (--advertise)", c.Advertise)
+	}
+	for name, p := range map[string]int{"--http-port": c.HTTPPort, "--raft-port": c.RaftPort, "--gossip-port": c.GossipPort} {
+		if p < 0 || p > 65535 {
+			return fmt.Errorf("%s %d: must be between 0 and 65535", name, p)
+		}
+	}
+	switch c.Isolator {
+	case "auto", "process", "systemd", "cgroupfs":
+	default:
+		return fmt.Errorf("isolator %q: must be auto, systemd, cgroupfs or process (--isolator)", c.Isolator)
+	}
+	if c.AllocationInterval <= 0 {
+		return fmt.Errorf("allocation interval %v: must be positive", c.AllocationInterval)
+	}
+	return nil
+}

@@ -1,0 +1,43 @@
+// Package web owns clusterd's HTTP surface: the native /v1 API handlers, the
+// server-sent event stream, /metrics, and the embedded dashboard.
+//
+// It reaches the rest of the node only through the Backend interface, so the
+// handlers are tested against a fake and the node can change freely behind it.
+package web
+
+import (
+	"context"
+	"io"
+
+	"github.com/clusterd/clusterd/api"
+)
+
+// Backend is what the HTTP layer needs from a node. Errors are the api
+// package's: api.ErrNotFound (404), *api.ValidationError (400),
+// api.ErrConflict (409), *api.NotLeaderError (307 to the leader, or 503 while
+// none is known); anything else is a 500.
+type Backend interface {
+	Status(ctx context.Context) (api.Status, error)
+	Nodes(ctx context.Context) ([]api.Node, error)
+
+	Jobs(ctx context.Context) ([]api.Job, error)
+	Job(ctx context.Context, id string) (api.Job, error)
+	// SubmitJob creates the job, or updates it when the id exists. The spec
+	// is already decoded, validated and defaulted.
+	SubmitJob(ctx context.Context, spec api.JobSpec) (api.Job, error)
+	// DeleteJob kills the job's tasks and removes the job.
+	DeleteJob(ctx context.Context, id string) error
+
+	Tasks(ctx context.Context, filter api.TaskFilter) ([]api.Task, error)
+	Task(ctx context.Context, id string) (api.Task, error)
+	KillTask(ctx context.Context, id string) error
+	// TaskLog opens a task's "stdout" or "stderr" at byte offset. The
+	// reader returns io.EOF at the current end of the log; a follower reads
+	// again later from where it stopped.
+	TaskLog(ctx context.Context, id, stream string, offset int64) (io.ReadCloser, error)
+
+	// Subscribe returns a channel that receives an event whenever the
+	// replicated state changes (coalesced: a slow reader sees the latest
+	// index, not every one), until ctx is done.
+	Subscribe(ctx context.Context) <-chan api.Event
+}
