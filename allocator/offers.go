@@ -1,0 +1,401 @@
+package allocator
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Offer is an agent's free resources, lent to one framework until it accepts, declines, or
+// the offer is rescinded. No resource is in two outstanding offers.
+type Offer struct {
+	ID        OfferID
+	Framework FrameworkID
+	Agent     AgentID
+	Hostname  string
+	Resources Resources
+	// Attributes is the agent's attribute map, shared: treat it as read-only.
+	Attributes map[string]string
+	CreatedAt  time.Time
+}
+
+// Launch is one task placed by a framework on an accepted offer.
+type Launch struct {
+	TaskID    string
+	Resources Resources // ports named individually, e.g. []PortRange{{31005, 31005}}
+}
+
+// Errors of Accept and Decline; they arrive wrapped in an *OfferError.
+var (
+	ErrNoOffers       = errors.New("no offers given")
+	ErrUnknownOffer   = errors.New("offer not outstanding")
+	ErrNotYourOffer   = errors.New("offer made to another framework")
+	ErrDuplicateOffer = errors.New("offer listed twice")
+	ErrMixedAgents    = errors.New("offers on different agents")
+)
+
+// OfferError is why an Accept or Decline was refused, in terms a framework developer can act
+// on. Err is one of the Err... sentinels (errors.Is works through it).
+type OfferError struct {
+	Op     string    // "accept" or "decline"
+	Offers []OfferID // the offers of the call
+	Task   string    // the launch at fault, if any
+	Err    error
+	Detail string // what was wrong and what to do, e.g. `task "web.1" wants cpus:2 but the offers have cpus:1.5 left`
+}
+
+func (e *OfferError) Error() string {
+	ids := make([]string, len(e.Offers))
+	for i, id := range e.Offers {
+		ids[i] = string(id)
+	}
+	switch len(ids) {
+	case 0:
+		return e.Op + ": " + e.Detail
+	case 1:
+		return e.Op + " offer " + ids[0] + ": " + e.Detail
+	}
+	return e.Op + " offers " + strings.Join(ids, ",") + ": " + e.Detail
+}
+
+func (e *OfferError) Unwrap() error { return e.Err }
+
+type offerState struct {
+	Offer
+	seq uint64 // creation order; ids sort by it
+}
+
+// Allocate makes new offers of free, un-offered resources and returns them. It visits, in
+// id order, only the agents whose free resources changed since they were last offered; an
+// agent whose free resources hold at least the minimum allocatable is offered, all in one
+// offer, to the framework that hierarchical weighted DRF puts first among those neither
+// suppressed nor refusing that agent at now (see pick). Outstanding offers count toward
+// shares, so one round spreads agents over frameworks instead of handing all to one.
+// An agent nobody may be offered stays pending and is looked at again next call.
+func (a *Allocator) Allocate(now time.Time) []Offer {
+	if len(a.dirty) == 0 || a.unsuppressed == 0 {
+		return nil
+	}
+	var out []Offer
+	for _, id := range slices.Sorted(maps.Keys(a.dirty)) {
+		st := a.agents[id]
+		free := a.free(st)
+		if !a.allocatable(free) {
+			delete(a.dirty, id)
+			continue
+		}
+		f := a.pick(id, now)
+		if f == nil {
+			continue
+		}
+		out = append(out, a.makeOffer(now, f, st, free))
+		delete(a.dirty, id)
+	}
+	return out
+}
+
+func (a *Allocator) allocatable(free Resources) bool {
+	return (free.CPUs > epsilon && free.CPUs+epsilon >= a.cfg.MinCPUs) ||
+		(free.Mem > epsilon && free.Mem+epsilon >= a.cfg.MinMem)
+}
+
+func (a *Allocator) makeOffer(now time.Time, f *frameworkState, st *agentState, res Resources) Offer {
+	a.offerSeq++
+	o := Offer{
+		ID:         OfferID(a.cfg.OfferIDPrefix + "-" + strconv.FormatUint(a.offerSeq, 10)),
+		Framework:  f.info.ID,
+		Agent:      st.info.ID,
+		Hostname:   st.info.Hostname,
+		Resources:  res,
+		Attributes: st.info.Attributes,
+		CreatedAt:  now,
+	}
+	a.offers[o.ID] = &offerState{Offer: o, seq: a.offerSeq}
+	st.offers[o.ID] = struct{}{}
+	st.offered = st.offered.Add(res)
+	f.offers[o.ID] = struct{}{}
+	f.offered = f.offered.plus(scalarsOf(res))
+	return o
+}
+
+// removeOffers takes offers back (their resources return to the free pool) and returns them
+// in id order.
+func (a *Allocator) removeOffers(ids []OfferID) []Offer {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := make([]Offer, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, a.removeOffer(id).Offer)
+	}
+	sortOffers(out)
+	return out
+}
+
+func (a *Allocator) removeOffer(id OfferID) *offerState {
+	o := a.offers[id]
+	delete(a.offers, id)
+	st := a.agents[o.Agent]
+	delete(st.offers, id)
+	if len(st.offers) == 0 {
+		st.offered = Resources{} // no float drift left behind
+	} else {
+		st.offered = st.offered.Sub(o.Resources)
+	}
+	a.dirty[o.Agent] = struct{}{}
+	f := a.frameworks[o.Framework]
+	delete(f.offers, id)
+	if len(f.offers) == 0 {
+		f.offered = scalars{}
+	} else {
+		f.offered = f.offered.minus(scalarsOf(o.Resources))
+	}
+	return o
+}
+
+// sortOffers orders offers by id: by prefix, then numerically by counter, so "O-9" comes
+// before "O-10".
+func sortOffers(os []Offer) {
+	slices.SortFunc(os, func(x, y Offer) int { return compareOfferIDs(x.ID, y.ID) })
+}
+
+func compareOfferIDs(x, y OfferID) int {
+	xp, xn := splitOfferID(x)
+	yp, yn := splitOfferID(y)
+	if xp != yp {
+		return strings.Compare(xp, yp)
+	}
+	switch {
+	case xn < yn:
+		return -1
+	case xn > yn:
+		return 1
+	}
+	return strings.Compare(string(x), string(y))
+}
+
+func splitOfferID(id OfferID) (string, uint64) {
+	s := string(id)
+	i := strings.LastIndexByte(s, '-')
+	n, err := strconv.ParseUint(s[i+1:], 10, 64)
+	if err != nil {
+		return s, 0
+	}
+	return s[:i], n
+}
+
+// Offers lists the outstanding offers, sorted by id (prefix, then counter).
+func (a *Allocator) Offers() []Offer {
+	out := make([]Offer, 0, len(a.offers))
+	for _, o := range a.offers {
+		out = append(out, o.Offer)
+	}
+	sortOffers(out)
+	return out
+}
+
+// Accept consumes offers of one agent held by fw and launches tasks on them.
+//
+// The request is valid when: at least one offer is given, each is outstanding, held by fw
+// and listed once, all are on the same agent; every launch has a task id not used in the
+// call nor by an existing task; every launch's resources are non-negative with cpus or mem
+// above zero, and no launch lists a port twice; and all launches together fit in the offers'
+// resources (ports inside the offered ranges, no port used by two launches).
+//
+// On success the launches become tasks allocated to fw, and what is left of the offers
+// returns to the free pool with a refuse filter for (fw, agent) of refuse: 0 means
+// Config.DefaultRefuse, negative means no filter. As in Mesos, accepting less than offered
+// is declining the rest.
+//
+// Otherwise nothing is launched, the offers fw holds among those given are consumed anyway
+// (their resources return to the pool, with no filter) and the error, an *OfferError,
+// says what was wrong.
+func (a *Allocator) Accept(now time.Time, fw FrameworkID, offers []OfferID, launches []Launch, refuse time.Duration) error {
+	if a.frameworks[fw] == nil {
+		return offerErr("accept", offers, "", ErrUnknownFramework, "framework %q is not registered; subscribe first", fw)
+	}
+	if len(offers) == 0 {
+		return offerErr("accept", offers, "", ErrNoOffers, "no offer ids given; name the offers you accept")
+	}
+	held, err := a.heldOffers("accept", fw, offers)
+	if err == nil {
+		err = a.sameAgent(offers, held)
+	}
+	var sum Resources
+	for _, o := range held {
+		sum = sum.Add(o.Resources)
+	}
+	if err == nil {
+		err = a.checkLaunches(offers, sum, launches)
+	}
+	if err != nil {
+		for _, o := range held {
+			a.removeOffer(o.ID)
+		}
+		return err
+	}
+
+	agent := held[0].Agent
+	for _, o := range held {
+		a.removeOffer(o.ID)
+	}
+	st := a.agents[agent]
+	left := sum
+	for _, l := range launches {
+		a.addTask(l.TaskID, fw, st, l.Resources)
+		left = left.Sub(l.Resources)
+	}
+	if !left.IsZero() {
+		a.refuse(now, a.frameworks[fw], agent, refuse)
+	}
+	return nil
+}
+
+// heldOffers returns the given offers that fw holds, and an error if any of them is
+// unknown, listed twice or someone else's.
+func (a *Allocator) heldOffers(op string, fw FrameworkID, ids []OfferID) ([]*offerState, error) {
+	var held []*offerState
+	var first *OfferError
+	seen := make(map[OfferID]bool, len(ids))
+	for _, id := range ids {
+		var err *OfferError
+		o := a.offers[id]
+		switch {
+		case seen[id]:
+			err = offerErr(op, ids, "", ErrDuplicateOffer, "offer %s is listed twice; list each offer once", id)
+		case o == nil:
+			err = offerErr(op, ids, "", ErrUnknownOffer, "offer %s is not outstanding (already accepted, declined or rescinded, or never made); wait for a new offer", id)
+		case o.Framework != fw:
+			err = offerErr(op, ids, "", ErrNotYourOffer, "offer %s was made to framework %q, not %q", id, o.Framework, fw)
+		default:
+			held = append(held, o)
+		}
+		seen[id] = true
+		if first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return held, first
+	}
+	return held, nil
+}
+
+func offerErr(op string, ids []OfferID, task string, sentinel error, format string, args ...any) *OfferError {
+	return &OfferError{Op: op, Offers: ids, Task: task, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+}
+
+func (a *Allocator) sameAgent(ids []OfferID, held []*offerState) error {
+	for _, o := range held[1:] {
+		if o.Agent != held[0].Agent {
+			return offerErr("accept", ids, "", ErrMixedAgents, "offer %s is on agent %q but offer %s is on agent %q; accept offers of one agent at a time",
+				held[0].ID, held[0].Agent, o.ID, o.Agent)
+		}
+	}
+	return nil
+}
+
+// checkLaunches validates launches against the offers' resources without changing anything.
+func (a *Allocator) checkLaunches(ids []OfferID, offered Resources, launches []Launch) error {
+	left := offered
+	inCall := make(map[string]bool, len(launches))
+	for _, l := range launches {
+		bad := func(sentinel error, format string, args ...any) error {
+			return offerErr("accept", ids, l.TaskID, sentinel, format, args...)
+		}
+		r := l.Resources
+		switch {
+		case l.TaskID == "":
+			return bad(ErrInvalidResources, "a launch has an empty task id; give every task an id")
+		case inCall[l.TaskID]:
+			return bad(ErrTaskExists, "task id %q is used twice in this accept; task ids must be unique", l.TaskID)
+		case a.tasks[l.TaskID] != nil:
+			return bad(ErrTaskExists, "task id %q is already in use by a running task; task ids must be unique", l.TaskID)
+		}
+		inCall[l.TaskID] = true
+		if err := r.check(); err != nil {
+			return bad(ErrInvalidResources, "task %q: %v", l.TaskID, err)
+		}
+		if !(r.CPUs > 0) && !(r.Mem > 0) {
+			return bad(ErrInvalidResources, "task %q asks for no cpus and no mem; give it cpus or mem above 0", l.TaskID)
+		}
+		if n := normalizePorts(r.Ports); (Resources{Ports: n}).NumPorts() != r.NumPorts() {
+			return bad(ErrInvalidResources, "task %q lists a port twice (ports [%s]); name each port once", l.TaskID, portsString(r.Ports))
+		}
+		if !left.Contains(r) {
+			return bad(ErrOverCommit, "task %q %s", l.TaskID, shortfall(offered, left, r))
+		}
+		left = left.Sub(r)
+	}
+	return nil
+}
+
+// shortfall says what of want is not in left, the offers' resources not yet used by earlier
+// launches of the same accept.
+func shortfall(offered, left, want Resources) string {
+	for _, s := range []struct {
+		name       string
+		want, have float64
+	}{{"cpus", want.CPUs, left.CPUs}, {"mem", want.Mem, left.Mem}, {"disk", want.Disk, left.Disk}, {"gpus", float64(want.GPUs), float64(left.GPUs)}} {
+		if s.have+epsilon < s.want {
+			return fmt.Sprintf("wants %s:%s but the offers have %s:%s left", s.name, fmtAmount(s.want), s.name, fmtAmount(s.have))
+		}
+	}
+	port, _ := firstMissingPort(left.Ports, want.Ports)
+	if portsContain(offered.Ports, []PortRange{{port, port}}) {
+		return fmt.Sprintf("wants port %d but an earlier task of this accept already uses it", port)
+	}
+	return fmt.Sprintf("wants port %d but the offers' ports are [%s]; use ports from the offers", port, portsString(offered.Ports))
+}
+
+// refuse installs a refuse filter: no offers of agent to f before now+d (d 0 means
+// DefaultRefuse, negative means no filter). An existing later filter is kept.
+func (a *Allocator) refuse(now time.Time, f *frameworkState, agent AgentID, d time.Duration) {
+	if d == 0 {
+		d = a.cfg.DefaultRefuse
+	}
+	if d <= 0 {
+		return
+	}
+	if until := now.Add(d); until.After(f.refused[agent]) {
+		f.refused[agent] = until
+	}
+}
+
+// Decline returns offers fw holds to the free pool, with a refuse filter on each of their
+// agents (refuse 0 means Config.DefaultRefuse, negative means no filter). Offers it does not
+// hold (already gone, or someone else's) are skipped and reported in the error; the others
+// are declined anyway.
+func (a *Allocator) Decline(now time.Time, fw FrameworkID, offers []OfferID, refuse time.Duration) error {
+	f := a.frameworks[fw]
+	if f == nil {
+		return offerErr("decline", offers, "", ErrUnknownFramework, "framework %q is not registered; subscribe first", fw)
+	}
+	held, err := a.heldOffers("decline", fw, offers)
+	for _, o := range held {
+		a.removeOffer(o.ID)
+		a.refuse(now, f, o.Agent, refuse)
+	}
+	return err
+}
+
+// Expire rescinds offers made OfferTimeout or longer before now and returns them (sorted by
+// id), and drops refuse filters that have run out.
+func (a *Allocator) Expire(now time.Time) []Offer {
+	var expired []OfferID
+	if t := a.cfg.OfferTimeout; t > 0 {
+		for id, o := range a.offers {
+			if !now.Before(o.CreatedAt.Add(t)) {
+				expired = append(expired, id)
+			}
+		}
+	}
+	for _, f := range a.frameworks {
+		maps.DeleteFunc(f.refused, func(_ AgentID, until time.Time) bool { return !now.Before(until) })
+	}
+	return a.removeOffers(expired)
+}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/clusterd/clusterd/node"
+)
+
+// This file is the only one that calls into the node package.
+
+func agentCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "agent",
+		Usage: "run a node of an existing cluster (or, with --dev, a throwaway one-node cluster)",
+		Description: "Runs this machine as a clusterd node until SIGINT or SIGTERM; a second signal exits at once.\n" +
+			"Running tasks keep running across a restart and are re-adopted from --data-dir.\n\n" +
+			"With --dev: a one-node cluster in a temporary data dir (removed on exit), bound to 127.0.0.1.",
+		Flags:  nodeFlags(),
+		Action: func(c *cli.Context) error { return runNode(c, false) },
+	}
+}
+
+func initCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "init",
+		Usage: "create a new cluster with this machine as its first member (resumes it if the data dir has one)",
+		Description: "Like agent, but bootstraps a new cluster when --data-dir holds no cluster state.\n" +
+			"Restarting the same command resumes the cluster; it never creates a second one.",
+		Flags:  nodeFlags(),
+		Action: func(c *cli.Context) error { return runNode(c, true) },
+	}
+}
+
+func nodeFlags() []cli.Flag {
+	def := node.DefaultConfig()
+	env := func(name string) []string { return []string{"CLUSTERD_" + name} }
+	return []cli.Flag{
+		&cli.StringFlag{Name: "data-dir", Value: def.DataDir, EnvVars: env("DATA_DIR"), Usage: "where Raft state, task checkpoints and sandboxes live"},
+		&cli.StringFlag{Name: "bind", Value: def.Bind, EnvVars: env("BIND"), Usage: "IP address every listener binds to"},
+		&cli.StringFlag{Name: "advertise", EnvVars: env("ADVERTISE"), Usage: "IP address other nodes and clients use to reach this one", DefaultText: "--bind, or the first private address when binding 0.0.0.0"},
+		&cli.IntFlag{Name: "http-port", Value: def.HTTPPort, EnvVars: env("HTTP_PORT"), Usage: "port of the API and dashboard (0: pick a free one)"},
+		&cli.IntFlag{Name: "raft-port", Value: def.RaftPort, EnvVars: env("RAFT_PORT"), Usage: "Raft port (0: pick a free one)"},
+		&cli.IntFlag{Name: "gossip-port", Value: def.GossipPort, EnvVars: env("GOSSIP_PORT"), Usage: "gossip port, TCP and UDP (0: pick a free one)"},
+		&cli.StringFlag{Name: "node-name", EnvVars: env("NODE_NAME"), Usage: "name of this node, unique in the cluster", DefaultText: "hostname"},
+		&cli.StringFlag{Name: "isolator", Value: def.Isolator, EnvVars: env("ISOLATOR"), Usage: "how tasks are run: auto, systemd, cgroupfs or process"},
+		&cli.StringFlag{Name: "resources", EnvVars: env("RESOURCES"), Usage: `override detected resources, e.g. "cpus=4,mem=8192,disk=20000,gpus=0,ports=[31000-32000,33000]" (mem, disk in MiB)`},
+		&cli.StringSliceFlag{Name: "attribute", EnvVars: env("ATTRIBUTE"), Usage: "node attribute key=value for placement constraints (repeatable)"},
+		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("LOG_LEVEL"), Usage: "debug, info, warn or error"},
+		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: env("LOG_FORMAT"), Usage: "text or json"},
+		&cli.BoolFlag{Name: "dev", EnvVars: env("DEV"), Usage: "throwaway one-node cluster on 127.0.0.1 in a temporary data dir"},
+	}
+}
+
+// nodeConfig builds a node.Config from the flags, without side effects
+// (--dev's temporary data dir is made by the caller).
+func nodeConfig(c *cli.Context, bootstrap bool) (node.Config, error) {
+	cfg := node.DefaultConfig()
+	cfg.DataDir = c.String("data-dir")
+	cfg.Bind = c.String("bind")
+	cfg.Advertise = c.String("advertise")
+	cfg.HTTPPort = c.Int("http-port")
+	cfg.RaftPort = c.Int("raft-port")
+	cfg.GossipPort = c.Int("gossip-port")
+	cfg.Isolator = c.String("isolator")
+	cfg.Bootstrap = bootstrap
+	cfg.Version = version
+	cfg.NodeName = c.String("node-name")
+	if cfg.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return cfg, fmt.Errorf("node name: cannot read the hostname (%v); set --node-name", err)
+		}
+		cfg.NodeName = h
+	}
+	if s := c.String("resources"); s != "" {
+		res, set, err := parseResources(s)
+		if err != nil {
+			return cfg, usageErrorf("--resources: %v", err)
+		}
+		cfg.Resources, cfg.ResourcesSet = res, set
+	}
+	attrs, err := parseAttributes(c.StringSlice("attribute"))
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Attributes = attrs
+	if c.Bool("dev") {
+		cfg.Dev, cfg.Bootstrap = true, true
+		for _, f := range []string{"bind", "advertise"} {
+			if !c.IsSet(f) {
+				continue
+			}
+			if ip := net.ParseIP(c.String(f)); ip == nil || !ip.IsLoopback() {
+				return cfg, usageErrorf("--%s %q: --dev only listens on loopback (127.0.0.1); drop --dev to run a real node", f, c.String(f))
+			}
+		}
+		if !c.IsSet("bind") {
+			cfg.Bind = "127.0.0.1"
+		}
+		if !c.IsSet("advertise") {
+			cfg.Advertise = cfg.Bind
+		}
+		if c.IsSet("data-dir") {
+			return cfg, usageErrorf("--data-dir: --dev always uses a temporary data dir; drop one of them")
+		}
+		cfg.DataDir = "" // made by runNode
+	}
+	return cfg, nil
+}
+
+func parseAttributes(kvs []string) (map[string]string, error) {
+	attrs := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, usageErrorf("--attribute %q: expected key=value, e.g. zone=us-east-1a", kv)
+		}
+		if _, dup := attrs[k]; dup {
+			return nil, usageErrorf("--attribute %q: key %q given twice", kv, k)
+		}
+		attrs[k] = strings.TrimSpace(v)
+	}
+	return attrs, nil
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageErrorf("--log-level %q: must be debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageErrorf("--log-format %q: must be text or json", format)
+}
+
+// runNode runs `agent` or `init` until a signal.
+func runNode(c *cli.Context, bootstrap bool) error {
+	if c.NArg() > 0 {
+		return usageErrorf("%s takes no arguments, got %q (joining comes with `clusterd join`)", c.Command.Name, c.Args().Slice())
+	}
+	cfg, err := nodeConfig(c, bootstrap)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(c.App.ErrWriter, c.String("log-level"), c.String("log-format"))
+	if err != nil {
+		return err
+	}
+	cfg.Logger = logger
+
+	cleanup := func() {}
+	if cfg.Dev {
+		dir, err := os.MkdirTemp("", "clusterd-dev-")
+		if err != nil {
+			return fmt.Errorf("dev data dir: %w", err)
+		}
+		cfg.DataDir = dir
+		cleanup = func() {
+			if err := os.RemoveAll(dir); err != nil {
+				logger.Warn("remove dev data dir", "dir", dir, "err", err)
+			}
+		}
+		defer cleanup()
+	}
+
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	stopSignals := handleSignals(logger, cancel, cleanup)
+	defer stopSignals()
+
+	n, err := node.New(cfg)
+	if err != nil {
+		return err
+	}
+	out := c.App.Writer
+	err = n.Run(ctx, func(info node.ReadyInfo) {
+		switch {
+		case cfg.Dev:
+			printDevBanner(out, info.HTTPURL, cfg.DataDir)
+		case bootstrap:
+			printInitBanner(out, info.HTTPURL, info.ClusterID, info.NodeID, info.Bootstrapped)
+		default:
+			logger.Info("node ready", "url", info.HTTPURL, "node", info.NodeID, "cluster", info.ClusterID)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Command.Name, err)
+	}
+	return nil
+}
+
+// handleSignals cancels the node's context on the first SIGINT/SIGTERM and
+// exits at once on the second. The returned func stops listening.
+func handleSignals(logger *slog.Logger, cancel context.CancelFunc, cleanup func()) func() {
+	sigs := make(chan os.Signal, 2)
+	done := make(chan struct{})
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		first := true
+		for {
+			select {
+			case s := <-sigs:
+				if first {
+					first = false
+					logger.Info("shutting down; running tasks keep running (signal again to exit at once)", "signal", s.String())
+					cancel()
+					continue
+				}
+				logger.Warn("second signal: exiting immediately", "signal", s.String())
+				cleanup()
+				os.Exit(exitError)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
+}

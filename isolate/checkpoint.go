@@ -1,0 +1,139 @@
+package isolate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Checkpoint files in each task directory, Dir/tasks/<task id>/.
+const (
+	// taskFile is written before Launch returns: the task exists.
+	taskFile = "task.json"
+	// exitFile is written when the task ends, before its Exit is sent.
+	exitFile = "exit.json"
+
+	checkpointVersion = 1
+)
+
+// taskCheckpoint is task.json. Fields are only ever added.
+type taskCheckpoint struct {
+	Version int    `json:"version"`
+	TaskID  string `json:"task_id"`
+	PID     int    `json:"pid"` // also the task's process group and session id
+	// StartTicks is field 22 of /proc/PID/stat (clock ticks after boot):
+	// with BootID it tells the task's process apart from a later process
+	// that reuses the pid.
+	StartTicks  uint64    `json:"start_ticks"`
+	BootID      string    `json:"boot_id,omitempty"`
+	KillGraceMS int64     `json:"kill_grace_ms"`
+	LaunchedAt  time.Time `json:"launched_at"`
+	Cmd         string    `json:"cmd"`
+}
+
+// exitCheckpoint is exit.json. Fields are only ever added.
+type exitCheckpoint struct {
+	Version  int       `json:"version"`
+	TaskID   string    `json:"task_id"`
+	Reason   string    `json:"reason"` // ExitReason.String()
+	ExitCode int       `json:"exit_code"`
+	Signal   string    `json:"signal,omitempty"`
+	Message  string    `json:"message,omitempty"`
+	Time     time.Time `json:"time"`
+}
+
+func exitRecord(e Exit) exitCheckpoint {
+	return exitCheckpoint{
+		Version:  checkpointVersion,
+		TaskID:   e.TaskID,
+		Reason:   e.Reason.String(),
+		ExitCode: e.ExitCode,
+		Signal:   e.Signal,
+		Message:  e.Message,
+		Time:     e.Time,
+	}
+}
+
+func (c exitCheckpoint) exit() Exit {
+	reason := Lost
+	for r := Exited; r <= LaunchFailed; r++ {
+		if r.String() == c.Reason {
+			reason = r
+		}
+	}
+	return Exit{TaskID: c.TaskID, Reason: reason, ExitCode: c.ExitCode, Signal: c.Signal, Message: c.Message, Time: c.Time}
+}
+
+// writeJSONAtomic replaces path with v: it writes a temporary file in the
+// same directory, fsyncs it and renames it over path, so a reader (or a
+// restarted agent) sees the old content or the new one, never a part.
+func writeJSONAtomic(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}
+
+// MaxTaskIDLen is the longest task id an isolator accepts.
+const MaxTaskIDLen = 200
+
+// ErrInvalidTaskID is wrapped by the error of an operation given a task id
+// that is unsafe as a file name.
+var ErrInvalidTaskID = errors.New("invalid task id")
+
+// ValidateTaskID checks that id is safe as one path component (and as part
+// of a systemd unit name's escaped form): non-empty, at most MaxTaskIDLen
+// bytes, not "." or "..", without '/', NUL or control characters.
+func ValidateTaskID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty", ErrInvalidTaskID)
+	case len(id) > MaxTaskIDLen:
+		return fmt.Errorf("%w: %d bytes long, at most %d allowed", ErrInvalidTaskID, len(id), MaxTaskIDLen)
+	case id == "." || id == "..":
+		return fmt.Errorf("%w: %q is not a file name", ErrInvalidTaskID, id)
+	case strings.ContainsRune(id, '/'):
+		return fmt.Errorf("%w: %q contains '/'", ErrInvalidTaskID, id)
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%w: %q contains a control character", ErrInvalidTaskID, id)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,220 @@
+// Command clusterd is the single binary of a clusterd cluster: `agent` and
+// `init` run a node; the other sub-commands are a client of the /v1 API.
+//
+// This package only parses flags and prints; the node package does the work.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/clusterd/clusterd/web/client"
+)
+
+// version is set at build time: go build -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
+const defaultAddr = "http://127.0.0.1:5050"
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2 // bad flags or arguments; also a job that can never be placed
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the CLI and returns the process exit code. Errors are printed
+// here, once, to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runApp(ctx, newApp(stdout, stderr), args, stderr)
+}
+
+func runApp(ctx context.Context, app *cli.App, args []string, stderr io.Writer) int {
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	var ce *codeError
+	switch {
+	case errors.As(err, &ce):
+		if ce.err != nil {
+			fmt.Fprintln(stderr, "clusterd:", ce.err)
+		}
+		return ce.code
+	case errors.Is(err, context.Canceled):
+		return exitOK // interrupted by the user while following or waiting
+	}
+	var ue *client.UnreachableError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr, "clusterd:", ue.Error())
+		return exitError
+	}
+	fmt.Fprintln(stderr, "clusterd:", err)
+	return exitError
+}
+
+// codeError is an error with a specific exit code. A nil err means the
+// message was already printed.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e *codeError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *codeError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return &codeError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:                 "clusterd",
+		Usage:                "run a cluster of machines as one pool of resources",
+		Version:              version,
+		HideVersion:          true, // `clusterd version` instead
+		EnableBashCompletion: true,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		Flags:                clientFlags(true),
+		ExitErrHandler:       func(*cli.Context, error) {}, // run() prints and exits
+		OnUsageError:         onUsageError,
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usageErrorf("unknown command %q; see 'clusterd help'", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+		Commands: []*cli.Command{
+			agentCommand(),
+			initCommand(),
+			statusCommand(),
+			nodesCommand(),
+			jobsCommand(),
+			jobCommand(),
+			psCommand(),
+			runCommand(),
+			killCommand(),
+			logsCommand(),
+			versionCommand(),
+		},
+	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = onUsageError
+	}
+	return app
+}
+
+func onUsageError(_ *cli.Context, err error, _ bool) error {
+	return usageErrorf("%v; see --help", err)
+}
+
+// clientFlags are --addr and --output. The global ones carry the defaults and
+// the environment variables; a sub-command's own copy, when given, wins
+// (see lookupString).
+func clientFlags(global bool) []cli.Flag {
+	addr := &cli.StringFlag{
+		Name:  "addr",
+		Usage: "HTTP address of any clusterd node (followers redirect to the leader)",
+	}
+	output := &cli.StringFlag{
+		Name:    "output",
+		Aliases: []string{"o"},
+		Usage:   "output format: table or json",
+	}
+	if global {
+		addr.Value, addr.EnvVars = defaultAddr, []string{"CLUSTERD_ADDR"}
+		output.Value, output.EnvVars = "table", []string{"CLUSTERD_OUTPUT"}
+	} else {
+		addr.DefaultText = "global --addr, $CLUSTERD_ADDR or " + defaultAddr
+		output.DefaultText = "global --output, $CLUSTERD_OUTPUT or table"
+	}
+	return []cli.Flag{addr, output}
+}
+
+// lookupString returns the first non-empty value of a flag from the
+// sub-command up to the app.
+func lookupString(c *cli.Context, name string) string {
+	for _, cc := range c.Lineage() {
+		if cc == nil {
+			continue
+		}
+		if v := cc.String(name); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// clientEnv is what every client command needs.
+type clientEnv struct {
+	c      *client.Client
+	json   bool
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func newClientEnv(c *cli.Context) (*clientEnv, error) {
+	addr := lookupString(c, "addr")
+	if addr == "" {
+		addr = defaultAddr
+	}
+	env := &clientEnv{c: client.New(addr), stdout: c.App.Writer, stderr: c.App.ErrWriter}
+	switch out := lookupString(c, "output"); out {
+	case "", "table":
+	case "json":
+		env.json = true
+	default:
+		return nil, usageErrorf("--output %q: must be table or json", out)
+	}
+	return env, nil
+}
+
+// clientAction wraps a client command: it checks the argument count and
+// builds the client.
+func clientAction(nargs int, argsUsage string, fn func(c *cli.Context, env *clientEnv) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if c.NArg() != nargs {
+			if nargs == 0 {
+				return usageErrorf("%s takes no arguments, got %q", c.Command.Name, c.Args().Slice())
+			}
+			return usageErrorf("usage: clusterd %s %s", c.Command.Name, argsUsage)
+		}
+		env, err := newClientEnv(c)
+		if err != nil {
+			return err
+		}
+		return fn(c, env)
+	}
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print the version of this binary",
+		Action: func(c *cli.Context) error {
+			fmt.Fprintln(c.App.Writer, "clusterd", version)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,311 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/clusterd/clusterd/isolate"
+	"github.com/clusterd/clusterd/raftfsm"
+)
+
+// maxStatusBatch bounds one TaskStatusBatch entry.
+const maxStatusBatch = 1024
+
+// agent turns the tasks the replicated state assigns to this node into
+// processes, and their ends into status updates. One goroutine (run) owns
+// its maps; status updates go out through the statusQueue's sender.
+type agent struct {
+	n   *Node
+	iso isolate.Isolator
+	// local are tasks started (or re-adopted) here and not yet exited.
+	local map[string]*localTask
+	// reported are tasks whose terminal update was sent but is not applied
+	// yet: the state still lists them as active, and they must not start again.
+	reported map[string]bool
+	// syncedAt is the Raft index of this agent's registration. Until the
+	// local state has applied it, the state may be a stale replay (right
+	// after a restart) and must not decide what to kill or start.
+	syncedAt   uint64
+	registered bool
+	queue      *statusQueue
+}
+
+type localTask struct {
+	killing bool
+}
+
+func (n *Node) runAgent(ctx context.Context) {
+	a := &agent{n: n, iso: n.iso, local: map[string]*localTask{}, reported: map[string]bool{}, queue: newStatusQueue()}
+	running, err := a.iso.Recover(ctx)
+	if err != nil {
+		n.log.Error("re-adopt running tasks", "err", err)
+	}
+	for _, r := range running {
+		a.local[r.TaskID] = &localTask{}
+	}
+	if len(running) > 0 {
+		n.log.Info("re-adopted running tasks", "count", len(running))
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); a.queue.sendLoop(ctx, n) }()
+	defer wg.Wait()
+
+	retry := time.NewTicker(500 * time.Millisecond)
+	defer retry.Stop()
+	for {
+		changed := n.fsm.Changed()
+		if !a.registered {
+			a.register()
+		}
+		if a.registered && n.fsm.View().Index() >= a.syncedAt {
+			a.reconcile(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			if n.cfg.Dev {
+				a.stopAll()
+			}
+			return
+		case <-changed:
+		case e := <-a.iso.Exits():
+			a.exited(e)
+			// Drain what else has ended, so one reconcile covers a burst.
+			for more := true; more; {
+				select {
+				case e := <-a.iso.Exits():
+					a.exited(e)
+				default:
+					more = false
+				}
+			}
+		case <-retry.C:
+		}
+	}
+}
+
+// stopAll kills every local task and waits (bounded) for them to exit. Only
+// a --dev node does this: its data dir is deleted on exit, so nothing could
+// re-adopt the tasks it leaves behind.
+func (a *agent) stopAll() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for id := range a.local {
+		if err := a.iso.Kill(ctx, id, 2*time.Second); err != nil {
+			delete(a.local, id)
+		}
+	}
+	for len(a.local) > 0 {
+		select {
+		case e := <-a.iso.Exits():
+			delete(a.local, e.TaskID)
+		case <-ctx.Done():
+			a.n.log.Warn("dev node: tasks still running at exit", "count", len(a.local))
+			return
+		}
+	}
+}
+
+// register tells the leader what this node offers. Until a leader exists it
+// fails and is retried.
+func (a *agent) register() {
+	n := a.n
+	total := machineToFSM(n.machine)
+	o, set := n.cfg.Resources, n.cfg.ResourcesSet
+	if set.CPUs {
+		total.CPUs = o.CPUs
+	}
+	if set.Mem {
+		total.Mem = o.Mem
+	}
+	if set.Disk {
+		total.Disk = o.Disk
+	}
+	if set.GPUs {
+		total.GPUs = o.GPUs
+	}
+	if set.Ports {
+		total.Ports = apiToFSM(o).Ports
+	}
+	nd := raftfsm.Node{
+		ID: n.id, Name: n.cfg.NodeName, HTTPAddr: n.httpAddr, RaftAddr: string(n.raft.transport.LocalAddr()),
+		Isolator: a.iso.Name(), Version: n.cfg.Version, Total: total, Attributes: n.cfg.Attributes, State: raftfsm.NodeReady,
+	}
+	if existing := n.fsm.View().Node(n.id); existing != nil && existing.State != raftfsm.NodeReady {
+		nd.State = existing.State // a restart does not undo a drain
+	}
+	_, index, err := n.applyAt(&raftfsm.RegisterNode{Node: nd, At: time.Now()})
+	if err != nil {
+		n.log.Debug("register with the leader", "err", err)
+		return
+	}
+	a.registered, a.syncedAt = true, index
+	n.log.Info("registered as an agent", "cpus", total.CPUs, "mem_mib", total.Mem, "disk_mib", total.Disk)
+}
+
+// reconcile compares what the state says this node should run with what it
+// runs: it starts new tasks, kills those marked for killing and those the
+// state no longer lists as active.
+func (a *agent) reconcile(ctx context.Context) {
+	tasks := a.n.fsm.View().ActiveTasksOnNode(a.n.id)
+	want := make(map[string]bool, len(tasks))
+	now := time.Now()
+	for _, t := range tasks {
+		want[t.ID] = true
+		lt := a.local[t.ID]
+		switch {
+		case lt == nil && a.reported[t.ID]:
+			// Its end is on its way to the log.
+		case lt == nil && t.KillRequested:
+			a.report(t.ID, raftfsm.TaskKilled, "killed before it started", nil, now)
+		case lt == nil:
+			a.launch(ctx, t, now)
+		case t.KillRequested && !lt.killing:
+			a.kill(ctx, t.ID, lt, grace(t.KillGraceSeconds))
+			a.queue.push(raftfsm.StatusUpdate{TaskID: t.ID, State: raftfsm.TaskKilling, At: now})
+		}
+	}
+	for id, lt := range a.local {
+		if !want[id] && !lt.killing {
+			a.n.log.Info("killing a task the cluster no longer lists as active", "task", id)
+			a.kill(ctx, id, lt, grace(0))
+		}
+	}
+	for id := range a.reported {
+		if !want[id] {
+			delete(a.reported, id)
+		}
+	}
+}
+
+func grace(seconds float64) time.Duration {
+	if seconds <= 0 {
+		return 5 * time.Second
+	}
+	return time.Duration(seconds * float64(time.Second))
+}
+
+func (a *agent) launch(ctx context.Context, t *raftfsm.Task, now time.Time) {
+	spec := isolate.LaunchSpec{
+		TaskID: t.ID, Cmd: t.Cmd, Env: t.Env, KillGrace: grace(t.KillGraceSeconds),
+		Limits: isolate.Limits{CPUs: t.Resources.CPUs, MemMiB: t.Resources.Mem, DiskMiB: t.Resources.Disk},
+	}
+	if _, err := a.iso.Launch(ctx, spec); err != nil {
+		a.report(t.ID, raftfsm.TaskFailed, fmt.Sprintf("launch failed: %v", err), nil, now)
+		return
+	}
+	a.local[t.ID] = &localTask{}
+	a.queue.push(raftfsm.StatusUpdate{TaskID: t.ID, State: raftfsm.TaskStarting, At: now})
+	a.queue.push(raftfsm.StatusUpdate{TaskID: t.ID, State: raftfsm.TaskRunning, At: now})
+}
+
+func (a *agent) kill(ctx context.Context, id string, lt *localTask, g time.Duration) {
+	lt.killing = true
+	if err := a.iso.Kill(ctx, id, g); err != nil {
+		a.n.log.Warn("kill task", "task", id, "err", err)
+	}
+}
+
+// report sends a terminal update and remembers it was sent.
+func (a *agent) report(id, state, msg string, code *int, at time.Time) {
+	a.reported[id] = true
+	a.queue.push(raftfsm.StatusUpdate{TaskID: id, State: state, Message: msg, ExitCode: code, At: at})
+}
+
+// exited maps an isolator exit to the Mesos terminal state.
+func (a *agent) exited(e isolate.Exit) {
+	delete(a.local, e.TaskID)
+	at := e.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	switch e.Reason {
+	case isolate.Exited:
+		code := e.ExitCode
+		if code == 0 {
+			a.report(e.TaskID, raftfsm.TaskFinished, "exited with code 0", &code, at)
+		} else {
+			a.report(e.TaskID, raftfsm.TaskFailed, fmt.Sprintf("exited with code %d", code), &code, at)
+		}
+	case isolate.Killed:
+		a.report(e.TaskID, raftfsm.TaskKilled, "killed", nil, at)
+	case isolate.Signaled:
+		a.report(e.TaskID, raftfsm.TaskFailed, fmt.Sprintf("terminated by signal %s", e.Signal), nil, at)
+	case isolate.Lost:
+		a.report(e.TaskID, raftfsm.TaskLost, e.Message, nil, at)
+	default:
+		a.report(e.TaskID, raftfsm.TaskFailed, e.Message, nil, at)
+	}
+}
+
+// statusQueue collects status updates and sends them to the leader in
+// batches: while one batch is being committed the next accumulates, so a
+// burst of exits costs a few Raft entries, not one each.
+type statusQueue struct {
+	mu      sync.Mutex
+	pending []raftfsm.StatusUpdate
+	wake    chan struct{}
+}
+
+func newStatusQueue() *statusQueue { return &statusQueue{wake: make(chan struct{}, 1)} }
+
+func (q *statusQueue) push(u raftfsm.StatusUpdate) {
+	q.mu.Lock()
+	q.pending = append(q.pending, u)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *statusQueue) take() []raftfsm.StatusUpdate {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := min(len(q.pending), maxStatusBatch)
+	batch := q.pending[:n:n]
+	q.pending = q.pending[n:]
+	return batch
+}
+
+// requeue puts a batch that failed to send back in front, keeping order.
+func (q *statusQueue) requeue(batch []raftfsm.StatusUpdate) {
+	q.mu.Lock()
+	q.pending = append(batch, q.pending...)
+	q.mu.Unlock()
+}
+
+// sendLoop delivers updates at least once, retrying with backoff while there
+// is no leader. Order per task is kept: a batch is sent whole and retried
+// before anything queued after it.
+func (q *statusQueue) sendLoop(ctx context.Context, n *Node) {
+	backoff := 50 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.wake:
+		}
+		for {
+			batch := q.take()
+			if len(batch) == 0 {
+				break
+			}
+			if _, err := n.apply(&raftfsm.TaskStatusBatch{Updates: batch}); err != nil {
+				q.requeue(batch)
+				n.log.Debug("send status updates", "err", err, "updates", len(batch))
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(backoff*2, 2*time.Second)
+				continue
+			}
+			backoff = 50 * time.Millisecond
+			n.metrics.statusUpdates.Add(float64(len(batch)))
+		}
+	}
+}

@@ -1,0 +1,264 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/node/jobs"
+	"github.com/clusterd/clusterd/raftfsm"
+	"github.com/clusterd/clusterd/web"
+)
+
+// backend answers the HTTP API from the replicated state (reads, on any
+// node) and by writing to Raft (changes, on the leader).
+type backend struct{ n *Node }
+
+var _ web.Backend = (*backend)(nil)
+
+func (b *backend) Status(ctx context.Context) (api.Status, error) {
+	n := b.n
+	v := n.fsm.View()
+	st := api.Status{
+		ClusterID: v.ClusterID(), Version: n.cfg.Version, NodeID: n.id, NodeName: n.cfg.NodeName,
+		RaftState: n.raft.raft.State().String(), AppliedIndex: v.Index(),
+		Nodes: map[string]int{}, Tasks: map[string]int{}, Uptime: time.Since(n.started).Seconds(),
+	}
+	if addr, id := n.raft.raft.LeaderWithID(); addr != "" {
+		st.Leader = string(id)
+		if err := n.notLeader(); err != nil {
+			if nl, ok := err.(*api.NotLeaderError); ok {
+				st.LeaderAddr = nl.LeaderAddr
+			}
+		}
+	}
+	if f := n.raft.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			st.Voters = append(st.Voters, string(s.ID))
+		}
+	}
+	var capacity, allocated raftfsm.Resources
+	for _, nd := range v.Nodes() {
+		st.Nodes[nd.State]++
+		if nd.State == raftfsm.NodeReady || nd.State == raftfsm.NodeDraining {
+			capacity = addFSM(capacity, nd.Total)
+		}
+	}
+	for _, t := range v.Tasks() {
+		st.Tasks[t.State]++
+		if t.Active() {
+			allocated = addFSM(allocated, t.Resources)
+		}
+	}
+	st.Jobs = len(v.Jobs())
+	st.Capacity, st.Allocated = fsmToAPI(raftfsm.Resources{CPUs: capacity.CPUs, Mem: capacity.Mem, Disk: capacity.Disk, GPUs: capacity.GPUs}),
+		fsmToAPI(raftfsm.Resources{CPUs: allocated.CPUs, Mem: allocated.Mem, Disk: allocated.Disk, GPUs: allocated.GPUs})
+	return st, nil
+}
+
+func addFSM(a, b raftfsm.Resources) raftfsm.Resources {
+	return raftfsm.Resources{CPUs: a.CPUs + b.CPUs, Mem: a.Mem + b.Mem, Disk: a.Disk + b.Disk, GPUs: a.GPUs + b.GPUs}
+}
+
+func (b *backend) Nodes(ctx context.Context) ([]api.Node, error) {
+	n := b.n
+	v := n.fsm.View()
+	leaderAddr, _ := n.raft.raft.LeaderWithID()
+	alloc := map[string]raftfsm.Resources{}
+	count := map[string]int{}
+	for _, t := range v.ActiveTasks() {
+		alloc[t.Node] = addFSM(alloc[t.Node], t.Resources)
+		count[t.Node]++
+	}
+	var out []api.Node
+	for _, nd := range v.Nodes() {
+		an := api.Node{
+			ID: nd.ID, Name: nd.Name, Address: nd.HTTPAddr, State: nd.State, Leader: nd.RaftAddr != "" && nd.RaftAddr == string(leaderAddr),
+			Isolator: nd.Isolator, Total: fsmToAPI(nd.Total), Allocated: fsmToAPI(alloc[nd.ID]), Attributes: nd.Attributes,
+			Tasks: count[nd.ID], RegisteredAt: nd.RegisteredAt,
+		}
+		if nd.ID == n.id {
+			an.Used = n.usage.get()
+		}
+		out = append(out, an)
+	}
+	return out, nil
+}
+
+func (b *backend) Jobs(ctx context.Context) ([]api.Job, error) {
+	v := b.n.fsm.View()
+	out := []api.Job{}
+	for _, j := range v.Jobs() {
+		out = append(out, b.jobToAPI(j, v.TasksOfJob(j.Spec.ID)))
+	}
+	return out, nil
+}
+
+func (b *backend) Job(ctx context.Context, id string) (api.Job, error) {
+	v := b.n.fsm.View()
+	j := v.Job(id)
+	if j == nil {
+		return api.Job{}, fmt.Errorf("job %q: %w", id, api.ErrNotFound)
+	}
+	return b.jobToAPI(j, v.TasksOfJob(id)), nil
+}
+
+func (b *backend) jobToAPI(j *raftfsm.Job, tasks []*raftfsm.Task) api.Job {
+	out := api.Job{JobSpec: specToAPI(j.Spec), Version: j.Version, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		Tasks: map[string]int{}, State: jobs.State(j, tasks)}
+	for _, t := range tasks {
+		if t.Active() || t.JobVersion == j.Version {
+			out.Tasks[t.State]++
+		}
+	}
+	b.n.leaderMu.Lock()
+	l := b.n.leader
+	b.n.leaderMu.Unlock()
+	if l != nil {
+		if p, ok := l.Pending(j.Spec.ID); ok {
+			out.Pending = &api.PendingReason{Instances: p.Instances, Unplaceable: p.Unplaceable, Message: p.Message, Hosts: p.Hosts}
+		}
+	}
+	return out
+}
+
+func (b *backend) SubmitJob(ctx context.Context, spec api.JobSpec) (api.Job, error) {
+	if _, err := b.n.apply(&raftfsm.UpsertJob{Spec: specToFSM(spec), At: time.Now()}); err != nil {
+		return api.Job{}, err
+	}
+	return b.Job(ctx, spec.ID)
+}
+
+func (b *backend) DeleteJob(ctx context.Context, id string) error {
+	if b.n.fsm.View().Job(id) == nil {
+		return fmt.Errorf("job %q: %w", id, api.ErrNotFound)
+	}
+	_, err := b.n.apply(&raftfsm.DeleteJob{ID: id, At: time.Now()})
+	return err
+}
+
+func (b *backend) Tasks(ctx context.Context, f api.TaskFilter) ([]api.Task, error) {
+	v := b.n.fsm.View()
+	var tasks []*raftfsm.Task
+	switch {
+	case f.Job != "":
+		tasks = v.TasksOfJob(f.Job)
+	case f.Node != "" && f.Active:
+		tasks = v.ActiveTasksOnNode(f.Node)
+	case f.Active:
+		tasks = v.ActiveTasks()
+	default:
+		tasks = v.Tasks()
+	}
+	names := map[string]string{}
+	for _, nd := range v.Nodes() {
+		names[nd.ID] = nd.Name
+	}
+	out := []api.Task{}
+	for _, t := range tasks {
+		if (f.Node != "" && t.Node != f.Node && names[t.Node] != f.Node) || (f.State != "" && t.State != f.State) || (f.Active && !t.Active()) {
+			continue
+		}
+		out = append(out, taskToAPI(t, names[t.Node]))
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+func (b *backend) Task(ctx context.Context, id string) (api.Task, error) {
+	v := b.n.fsm.View()
+	t := v.Task(id)
+	if t == nil {
+		return api.Task{}, fmt.Errorf("task %q: %w", id, api.ErrNotFound)
+	}
+	name := ""
+	if nd := v.Node(t.Node); nd != nil {
+		name = nd.Name
+	}
+	return taskToAPI(t, name), nil
+}
+
+func (b *backend) KillTask(ctx context.Context, id string) error {
+	t := b.n.fsm.View().Task(id)
+	if t == nil {
+		return fmt.Errorf("task %q: %w", id, api.ErrNotFound)
+	}
+	if !t.Active() {
+		return fmt.Errorf("task %q already ended (%s): %w", id, t.State, api.ErrConflict)
+	}
+	_, err := b.n.apply(&raftfsm.KillTasks{IDs: []string{id}, At: time.Now()})
+	return err
+}
+
+func (b *backend) TaskLog(ctx context.Context, id, stream string, offset int64) (io.ReadCloser, error) {
+	t := b.n.fsm.View().Task(id)
+	if t == nil {
+		return nil, fmt.Errorf("task %q: %w", id, api.ErrNotFound)
+	}
+	if stream != "stdout" && stream != "stderr" {
+		return nil, &api.ValidationError{Field: "stream", Message: fmt.Sprintf("%q must be stdout or stderr", stream)}
+	}
+	if t.Node != b.n.id {
+		return nil, fmt.Errorf("task %q runs on node %s; read its logs from that node's API: %w", id, t.Node, api.ErrConflict)
+	}
+	f, err := os.Open(b.n.iso.LogPath(id, stream))
+	if os.IsNotExist(err) {
+		return io.NopCloser(&emptyReader{}), nil // not started yet: no output so far
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s of task %q: %w", stream, id, err)
+	}
+	if offset > 0 {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("seek %s of task %q: %w", stream, id, err)
+		}
+	}
+	return f, nil
+}
+
+type emptyReader struct{}
+
+func (emptyReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+func (b *backend) Subscribe(ctx context.Context) <-chan api.Event {
+	out := make(chan api.Event, 1)
+	go func() {
+		defer close(out)
+		for {
+			changed := b.n.fsm.Changed()
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			}
+			ev := api.Event{Kind: "state", Index: b.n.fsm.View().Index()}
+			// Coalesce: replace an unread event with the newer one.
+			select {
+			case <-out:
+			default:
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+			// Bound the event rate: a burst of applies is one refresh.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return out
+}

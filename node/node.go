@@ -1,0 +1,309 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/isolate"
+	"github.com/clusterd/clusterd/raftfsm"
+	"github.com/clusterd/clusterd/web"
+)
+
+// ReadyInfo is handed to Run's ready callback once the node serves HTTP.
+type ReadyInfo struct {
+	HTTPURL      string
+	NodeID       string
+	ClusterID    string
+	Bootstrapped bool // this start created the cluster
+}
+
+// Node is one running clusterd.
+type Node struct {
+	cfg       Config
+	log       *slog.Logger
+	id        string
+	advertise string
+	started   time.Time
+
+	fsm      *raftfsm.FSM
+	raft     *raftParts
+	iso      isolate.Isolator
+	machine  isolate.MachineResources
+	httpAddr string // host:port others reach our API at
+
+	metrics  *metrics
+	usage    usageSampler
+	registry *prometheus.Registry
+
+	// applied carries apply results to the leader loop (see apply).
+	leaderMu sync.Mutex
+	leader   *leaderState // non-nil while this node leads
+}
+
+// New validates the configuration and prepares a node; Run starts it.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Attributes == nil {
+		cfg.Attributes = map[string]string{}
+	}
+	if cfg.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("node name: %w (set --node-name)", err)
+		}
+		cfg.NodeName = h
+	}
+	advertise := cfg.Advertise
+	if advertise == "" {
+		advertise = cfg.Bind
+		if ip := net.ParseIP(cfg.Bind); ip.IsUnspecified() {
+			a, err := firstPrivateIP()
+			if err != nil {
+				return nil, fmt.Errorf("advertise address: %w (set --advertise)", err)
+			}
+			advertise = a
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Node{cfg: cfg, log: cfg.Logger, advertise: advertise, fsm: raftfsm.New(), registry: reg, metrics: newMetrics(reg)}, nil
+}
+
+// Run starts the node, calls ready once it serves HTTP, and blocks until ctx
+// is cancelled and the node has shut down. Running tasks keep running; the
+// next start re-adopts them.
+func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
+	n.started = time.Now()
+	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir %s: %w", n.cfg.DataDir, err)
+	}
+	id, err := loadOrCreateID(filepath.Join(n.cfg.DataDir, "node-id"))
+	if err != nil {
+		return err
+	}
+	n.id = id
+	n.log = n.log.With("node", n.cfg.NodeName)
+
+	if n.machine, err = isolate.Detect(n.cfg.DataDir); err != nil {
+		return fmt.Errorf("detect resources: %w (set them with --resources)", err)
+	}
+	iso, err := isolate.New(n.cfg.Isolator, isolate.ProcessConfig{Dir: filepath.Join(n.cfg.DataDir, "agent"), Logger: n.log.With("component", "isolator")})
+	if err != nil {
+		return err
+	}
+	n.iso = iso
+	defer iso.Close()
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.HTTPPort)))
+	if err != nil {
+		return fmt.Errorf("listen for HTTP: %w (--http-port)", err)
+	}
+	n.httpAddr = net.JoinHostPort(n.advertise, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+
+	parts, bootstrapped, err := openRaft(n.cfg, n.id, n.advertise, n.fsm, n.log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	n.raft = parts
+
+	srv := &http.Server{
+		Handler:           web.NewHandler(web.Config{Backend: &backend{n: n}, Gatherer: n.registry, Registerer: n.registry, Logger: n.log.With("component", "http")}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	var wg sync.WaitGroup
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	serveErr := make(chan error, 1)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+	}()
+	go func() { defer wg.Done(); n.watchLeadership(runCtx) }()
+	go func() { defer wg.Done(); n.runAgent(runCtx) }()
+	go func() { defer wg.Done(); n.usage.run(runCtx, iso) }()
+
+	if ready != nil {
+		ready(ReadyInfo{HTTPURL: "http://" + n.httpAddr, NodeID: n.id, ClusterID: n.waitClusterID(runCtx, 2*time.Second), Bootstrapped: bootstrapped})
+	}
+	n.log.Info("clusterd node started", "id", n.id, "http", n.httpAddr, "raft", parts.transport.LocalAddr(), "isolator", iso.Name())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-serveErr:
+		runErr = fmt.Errorf("http server: %w", runErr)
+	}
+	cancel()
+	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	_ = srv.Shutdown(shutdownCtx)
+	wg.Wait()
+	if err := parts.close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("raft shutdown: %w", err)
+	}
+	n.log.Info("clusterd node stopped")
+	return runErr
+}
+
+// waitClusterID waits briefly for the cluster id (the first entry a new
+// cluster writes) so the ready message can show it.
+func (n *Node) waitClusterID(ctx context.Context, d time.Duration) string {
+	timeout := time.After(d)
+	for {
+		changed := n.fsm.Changed()
+		if id := n.fsm.View().ClusterID(); id != "" {
+			return id
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			return ""
+		case <-ctx.Done():
+			return ""
+		}
+	}
+}
+
+// watchLeadership starts the leader loop when this node becomes the Raft
+// leader and stops it when it stops being one.
+func (n *Node) watchLeadership(ctx context.Context) {
+	var stop context.CancelFunc
+	var done chan struct{}
+	stopLeader := func() {
+		if stop != nil {
+			stop()
+			<-done
+			stop = nil
+		}
+	}
+	defer stopLeader()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case isLeader := <-n.raft.raft.LeaderCh():
+			stopLeader()
+			if isLeader {
+				lctx, cancel := context.WithCancel(ctx)
+				stop, done = cancel, make(chan struct{})
+				go func() { defer close(done); n.runLeader(lctx) }()
+			}
+		}
+	}
+}
+
+// applyTimeout bounds one Raft write; a healthy cluster commits in milliseconds.
+const applyTimeout = 10 * time.Second
+
+// apply writes a command to the Raft log through this node, which must be the
+// leader, and returns what applying it did. Every write goes through here, so
+// the leader loop hears about every result (freed resources above all).
+func (n *Node) apply(cmd raftfsm.Command) (*raftfsm.Result, error) {
+	res, _, err := n.applyAt(cmd)
+	return res, err
+}
+
+// applyAt is apply that also returns the Raft index the command was
+// committed at, for callers that must later wait for a replica to catch up.
+func (n *Node) applyAt(cmd raftfsm.Command) (*raftfsm.Result, uint64, error) {
+	if n.raft.raft.State() != raft.Leader {
+		return nil, 0, n.notLeader()
+	}
+	data, err := raftfsm.Encode(cmd)
+	if err != nil {
+		return nil, 0, err
+	}
+	start := time.Now()
+	f := n.raft.raft.Apply(data, applyTimeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return nil, 0, n.notLeader()
+		}
+		return nil, 0, fmt.Errorf("raft apply: %w", err)
+	}
+	n.metrics.applyDuration.Observe(time.Since(start).Seconds())
+	res := f.Response().(*raftfsm.Result)
+	n.leaderMu.Lock()
+	if l := n.leader; l != nil {
+		l.observe(f.Index(), cmd, res)
+	}
+	n.leaderMu.Unlock()
+	if res.Err != nil {
+		return res, f.Index(), res.Err
+	}
+	return res, f.Index(), nil
+}
+
+// notLeader builds the error a follower answers writes with.
+func (n *Node) notLeader() error {
+	addr, _ := n.raft.raft.LeaderWithID()
+	if addr == "" {
+		return &api.NotLeaderError{}
+	}
+	for _, nd := range n.fsm.View().Nodes() {
+		if nd.RaftAddr == string(addr) {
+			return &api.NotLeaderError{LeaderAddr: nd.HTTPAddr}
+		}
+	}
+	return &api.NotLeaderError{}
+}
+
+func loadOrCreateID(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !os.IsNotExist(err) {
+		return "", fmt.Errorf("read node id: %w", err)
+	}
+	id := randomID(8)
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write node id: %w", err)
+	}
+	return id, nil
+}
+
+func randomID(bytes int) string {
+	b := make([]byte, bytes)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func firstPrivateIP() (string, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "", err
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && ipn.IP.IsPrivate() {
+			return ipn.IP.String(), nil
+		}
+	}
+	return "", fmt.Errorf("no private IPv4 address found")
+}

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/clusterd/clusterd/api"
+)
+
+// Widths ids are cut to in tables. Cut ids stay usable: commands that take
+// a task id accept any unique prefix.
+const (
+	taskIDWidth = 24
+	nodeIDWidth = 12
+	reasonWidth = 60
+)
+
+// printJSON writes v as indented JSON; nil slices are written as [].
+func printJSON(w io.Writer, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode output: %w", err)
+	}
+	if string(data) == "null" {
+		data = []byte("[]")
+	}
+	_, err = fmt.Fprintf(w, "%s\n", data)
+	return err
+}
+
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+// shorten cuts s to n characters. No ellipsis, so the result can be pasted
+// back as a prefix.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// truncate cuts human text to n characters with an ellipsis.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// num prints a resource amount without useless decimals: 4, 0.5, 1.25.
+func num(f float64) string {
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+// mib prints an amount of MiB rounded to whole MiB.
+func mib(f float64) string {
+	return strconv.FormatFloat(math.Round(f), 'f', -1, 64)
+}
+
+// age prints a duration the way ps does: 42s, 5m, 3h, 2d.
+func age(since, now time.Time) string {
+	if since.IsZero() {
+		return "-"
+	}
+	d := now.Sub(since)
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// counts prints a map of counts sorted by key: "down=1 ready=3".
+func counts(m map[string]int) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func shortState(s string) string { return strings.TrimPrefix(s, "TASK_") }
+
+func writeStatus(w io.Writer, s api.Status) error {
+	leader := dash(s.Leader)
+	if s.LeaderAddr != "" {
+		leader += " (" + s.LeaderAddr + ")"
+	}
+	tw := newTable(w)
+	for _, kv := range [][2]string{
+		{"Cluster", dash(s.ClusterID)},
+		{"Version", dash(s.Version)},
+		{"This node", fmt.Sprintf("%s (%s), raft %s, applied index %d", dash(s.NodeName), dash(s.NodeID), dash(s.RaftState), s.AppliedIndex)},
+		{"Leader", leader},
+		{"Voters", dash(strings.Join(s.Voters, ", "))},
+		{"Nodes", counts(s.Nodes)},
+		{"Jobs", strconv.Itoa(s.Jobs)},
+		{"Tasks", counts(s.Tasks)},
+		{"CPUs", num(s.Allocated.CPUs) + " / " + num(s.Capacity.CPUs) + " allocated"},
+		{"Memory", mib(s.Allocated.Mem) + " / " + mib(s.Capacity.Mem) + " MiB allocated"},
+		{"Disk", mib(s.Allocated.Disk) + " / " + mib(s.Capacity.Disk) + " MiB allocated"},
+		{"GPUs", strconv.Itoa(s.Allocated.GPUs) + " / " + strconv.Itoa(s.Capacity.GPUs) + " allocated"},
+		{"Uptime", (time.Duration(s.Uptime) * time.Second).String()},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
+	}
+	return tw.Flush()
+}
+
+func writeNodes(w io.Writer, nodes []api.Node) error {
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	tw := newTable(w)
+	fmt.Fprintln(tw, "NAME\tID\tSTATE\tCPUS\tMEM (MiB)\tTASKS\tADDRESS")
+	for _, n := range nodes {
+		state := dash(n.State)
+		if n.Leader {
+			state += " (leader)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%s/%s\t%d\t%s\n",
+			dash(n.Name), shorten(n.ID, nodeIDWidth), state,
+			num(n.Allocated.CPUs), num(n.Total.CPUs), mib(n.Allocated.Mem), mib(n.Total.Mem),
+			n.Tasks, dash(n.Address))
+	}
+	return tw.Flush()
+}
+
+// pendingText is the PENDING-REASON of a job: empty when all is placed.
+func pendingText(p *api.PendingReason) string {
+	if p == nil || p.Instances == 0 {
+		return ""
+	}
+	if p.Message != "" {
+		return p.Message // the server's message says how many and why
+	}
+	msg := hostReasons(p.Hosts)
+	prefix := fmt.Sprintf("%d waiting", p.Instances)
+	if p.Unplaceable {
+		prefix = fmt.Sprintf("%d unplaceable", p.Instances)
+	}
+	if msg == "" {
+		return prefix
+	}
+	return prefix + ": " + msg
+}
+
+// hostReasons prints "insufficient cpus on 3 hosts, insufficient mem on 1
+// host", most common first.
+func hostReasons(hosts map[string]int) string {
+	type rc struct {
+		reason string
+		n      int
+	}
+	var rs []rc
+	for r, n := range hosts {
+		rs = append(rs, rc{r, n})
+	}
+	sort.Slice(rs, func(i, j int) bool {
+		if rs[i].n != rs[j].n {
+			return rs[i].n > rs[j].n
+		}
+		return rs[i].reason < rs[j].reason
+	})
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		hosts := "hosts"
+		if r.n == 1 {
+			hosts = "host"
+		}
+		parts[i] = fmt.Sprintf("%s on %d %s", r.reason, r.n, hosts)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func writeJobs(w io.Writer, jobs []api.Job) error {
+	sort.Slice(jobs, func(i, j int) bool { return jobs[i].ID < jobs[j].ID })
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ID\tTYPE\tINSTANCES\tSTATE\tRUNNING\tVERSION\tPENDING-REASON")
+	for _, j := range jobs {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\n", j.ID, j.Type, j.Instances, dash(j.State),
+			j.Tasks[api.TaskRunning], j.Version, dash(truncate(pendingText(j.Pending), reasonWidth)))
+	}
+	return tw.Flush()
+}
+
+func writeJob(w io.Writer, j api.Job, tasks []api.Task, now time.Time) error {
+	tw := newTable(w)
+	res := fmt.Sprintf("cpus=%s mem=%s MiB", num(j.CPUs), num(j.Mem))
+	if j.Disk > 0 {
+		res += fmt.Sprintf(" disk=%s MiB", num(j.Disk))
+	}
+	if j.GPUs > 0 {
+		res += fmt.Sprintf(" gpus=%d", j.GPUs)
+	}
+	if j.Ports > 0 {
+		res += fmt.Sprintf(" ports=%d", j.Ports)
+	}
+	rows := [][2]string{
+		{"ID", j.ID},
+		{"Type", j.Type},
+		{"State", dash(j.State)},
+		{"Version", strconv.FormatUint(j.Version, 10)},
+		{"Command", j.Cmd},
+		{"Instances", strconv.Itoa(j.Instances)},
+		{"Resources", res + " (each)"},
+		{"Role", dash(j.Role)},
+	}
+	if j.Retries != nil {
+		rows = append(rows, [2]string{"Retries", strconv.Itoa(*j.Retries)})
+	}
+	if len(j.Env) > 0 {
+		keys := make([]string, 0, len(j.Env))
+		for k := range j.Env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		rows = append(rows, [2]string{"Env", strings.Join(keys, ", ")})
+	}
+	rows = append(rows,
+		[2]string{"Tasks", counts(j.Tasks)},
+		[2]string{"Created", ageAgo(j.CreatedAt, now)},
+		[2]string{"Updated", ageAgo(j.UpdatedAt, now)},
+	)
+	if p := pendingText(j.Pending); p != "" {
+		rows = append(rows, [2]string{"Pending", p})
+		if j.Pending.Message != "" && len(j.Pending.Hosts) > 0 {
+			rows = append(rows, [2]string{"Rejected hosts", hostReasons(j.Pending.Hosts)})
+		}
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(tasks) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	return writeTasks(w, tasks, now, false)
+}
+
+func ageAgo(t time.Time, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format(time.DateTime) + " (" + age(t, now) + " ago)"
+}
+
+// writeTasks prints the ps table, newest first.
+func writeTasks(w io.Writer, tasks []api.Task, now time.Time, noTrunc bool) error {
+	sort.SliceStable(tasks, func(i, j int) bool {
+		if !tasks[i].CreatedAt.Equal(tasks[j].CreatedAt) {
+			return tasks[i].CreatedAt.After(tasks[j].CreatedAt)
+		}
+		return tasks[i].ID < tasks[j].ID
+	})
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ID\tJOB\tNODE\tSTATE\tEXIT\tAGE")
+	for _, t := range tasks {
+		id, nodeName := t.ID, t.NodeName
+		if nodeName == "" {
+			nodeName = t.Node
+			if !noTrunc {
+				nodeName = shorten(nodeName, nodeIDWidth)
+			}
+		}
+		if !noTrunc {
+			id = shorten(id, taskIDWidth)
+		}
+		exit := "-"
+		if t.ExitCode != nil {
+			exit = strconv.Itoa(*t.ExitCode)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", id, dash(t.Job), dash(nodeName), shortState(t.State), exit, age(t.CreatedAt, now))
+	}
+	return tw.Flush()
+}
+
+// cliHint returns "clusterd" plus --addr when the address is not the default.
+func cliHint(httpURL string) string {
+	if strings.TrimRight(httpURL, "/") == defaultAddr || httpURL == "" {
+		return "clusterd"
+	}
+	return "clusterd --addr " + httpURL
+}
+
+const exampleJob = `{"id":"hello","type":"batch","cmd":"echo hello from clusterd","instances":1,"cpus":0.1,"mem":32}`
+
+func printDevBanner(w io.Writer, httpURL, dataDir string) {
+	cmd := cliHint(httpURL)
+	fmt.Fprintf(w, `
+clusterd is running as a one-node dev cluster (data in %s, removed on exit).
+
+  Dashboard and API:  %s
+
+Try it from another terminal:
+
+  echo '%s' | %s run --wait -
+  %s ps
+  %s logs hello
+
+Press Ctrl-C to stop.
+
+`, dataDir, httpURL, exampleJob, cmd, cmd, cmd)
+}
+
+func printInitBanner(w io.Writer, httpURL, clusterID, nodeID string, bootstrapped bool) {
+	if bootstrapped {
+		fmt.Fprintf(w, "Created cluster %s; this node (%s) is its first member.\n", clusterID, nodeID)
+	} else {
+		fmt.Fprintf(w, "Resumed cluster %s from the data dir; this node is %s (no new cluster was created).\n", clusterID, nodeID)
+	}
+	fmt.Fprintf(w, "Dashboard and API: %s\nCheck it with: %s status\n", httpURL, cliHint(httpURL))
+}

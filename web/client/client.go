@@ -1,0 +1,297 @@
+// Package client is the Go client of clusterd's native /v1 HTTP API, used by
+// the CLI. It speaks the api package's wire types, turns error responses into
+// *APIError, follows a follower's 307 to the leader (re-sending the body of a
+// POST), and reports an unreachable server as *UnreachableError with a hint
+// of what to do.
+//
+// It does no retries and keeps no state beyond the address: a caller that
+// wants to wait for something polls.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clusterd/clusterd/api"
+)
+
+// maxErrorBody bounds how much of an error response is read.
+const maxErrorBody = 64 << 10
+
+// Client calls one clusterd node. It is safe for concurrent use.
+type Client struct {
+	base string // scheme://host:port, no trailing slash
+	hc   *http.Client
+}
+
+// New returns a client for addr, a URL such as http://127.0.0.1:5050 or a
+// bare host:port (http is assumed).
+func New(addr string) *Client {
+	return &Client{base: normalize(addr), hc: newHTTPClient()}
+}
+
+// NewWithHTTPClient is New with a caller-provided *http.Client (tests, TLS).
+// The client must follow redirects (the default CheckRedirect does).
+func NewWithHTTPClient(addr string, hc *http.Client) *Client {
+	return &Client{base: normalize(addr), hc: hc}
+}
+
+func normalize(addr string) string {
+	addr = strings.TrimSpace(addr)
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	return strings.TrimRight(addr, "/")
+}
+
+func newHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	// No overall Timeout: log streams are long-lived; callers bound requests
+	// with their context.
+	return &http.Client{Transport: tr}
+}
+
+// Addr is the base URL the client calls.
+func (c *Client) Addr() string { return c.base }
+
+// APIError is an error response of the server: its HTTP status and the
+// message (and offending field, for validation errors) of its api.ErrorBody.
+type APIError struct {
+	Status  int
+	Message string
+	Field   string
+}
+
+func (e *APIError) Error() string {
+	// The server's message may already start with the field name.
+	if e.Field != "" && !strings.HasPrefix(e.Message, e.Field+": ") {
+		return e.Field + ": " + e.Message
+	}
+	return e.Message
+}
+
+// IsNotFound reports whether err is a 404 from the server.
+func IsNotFound(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+}
+
+// UnreachableError says the server could not be connected to at all.
+type UnreachableError struct {
+	Addr string
+	Err  error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach clusterd at %s: is it running? (set --addr or CLUSTERD_ADDR)", e.Addr)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Status returns the cluster at a glance.
+func (c *Client) Status(ctx context.Context) (api.Status, error) {
+	var s api.Status
+	err := c.do(ctx, http.MethodGet, "/v1/status", nil, nil, &s)
+	return s, err
+}
+
+// Nodes lists the machines of the cluster.
+func (c *Client) Nodes(ctx context.Context) ([]api.Node, error) {
+	var ns []api.Node
+	err := c.do(ctx, http.MethodGet, "/v1/nodes", nil, nil, &ns)
+	return ns, err
+}
+
+// Jobs lists the jobs of the built-in frameworks.
+func (c *Client) Jobs(ctx context.Context) ([]api.Job, error) {
+	var js []api.Job
+	err := c.do(ctx, http.MethodGet, "/v1/jobs", nil, nil, &js)
+	return js, err
+}
+
+// Job returns one job; a missing one is an *APIError with Status 404.
+func (c *Client) Job(ctx context.Context, id string) (api.Job, error) {
+	var j api.Job
+	err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), nil, nil, &j)
+	return j, err
+}
+
+// SubmitJob creates or updates a job from a spec.
+func (c *Client) SubmitJob(ctx context.Context, spec api.JobSpec) (api.Job, error) {
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return api.Job{}, fmt.Errorf("encode job %s: %w", spec.ID, err)
+	}
+	return c.SubmitJobJSON(ctx, raw)
+}
+
+// SubmitJobJSON posts a job document as-is, so the server's strict decoding
+// (unknown fields, trailing data) applies to exactly what the user wrote.
+func (c *Client) SubmitJobJSON(ctx context.Context, raw []byte) (api.Job, error) {
+	var j api.Job
+	err := c.do(ctx, http.MethodPost, "/v1/jobs", nil, raw, &j)
+	return j, err
+}
+
+// DeleteJob kills a job's tasks and removes the job.
+func (c *Client) DeleteJob(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/jobs/"+url.PathEscape(id), nil, nil, nil)
+}
+
+// Tasks lists tasks matching the filter.
+func (c *Client) Tasks(ctx context.Context, f api.TaskFilter) ([]api.Task, error) {
+	q := url.Values{}
+	if f.Job != "" {
+		q.Set("job", f.Job)
+	}
+	if f.Node != "" {
+		q.Set("node", f.Node)
+	}
+	if f.State != "" {
+		q.Set("state", f.State)
+	}
+	if f.Active {
+		q.Set("active", "true")
+	}
+	var ts []api.Task
+	err := c.do(ctx, http.MethodGet, "/v1/tasks", q, nil, &ts)
+	return ts, err
+}
+
+// Task returns one task; a missing one is an *APIError with Status 404.
+func (c *Client) Task(ctx context.Context, id string) (api.Task, error) {
+	var t api.Task
+	err := c.do(ctx, http.MethodGet, "/v1/tasks/"+url.PathEscape(id), nil, nil, &t)
+	return t, err
+}
+
+// KillTask asks for a task to be killed; it returns once the request is
+// committed, not when the task has stopped.
+func (c *Client) KillTask(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPost, "/v1/tasks/"+url.PathEscape(id)+"/kill", nil, nil, nil)
+}
+
+// TaskLog copies a task's "stdout" or "stderr" to w. With follow it keeps
+// copying until the server ends the stream or ctx is cancelled (which is
+// returned as ctx.Err()).
+func (c *Client) TaskLog(ctx context.Context, id, stream string, follow bool, w io.Writer) error {
+	q := url.Values{"stream": {stream}, "follow": {strconv.FormatBool(follow)}}
+	resp, err := c.send(ctx, http.MethodGet, "/v1/tasks/"+url.PathEscape(id)+"/logs", q, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := checkStatus(resp); err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("read log of task %s: %w", id, err)
+	}
+	return nil
+}
+
+// do sends a request and decodes a 2xx JSON answer into out (unless out is
+// nil or the body is empty).
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte, out any) error {
+	resp, err := c.send(ctx, method, path, q, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := checkStatus(resp); err != nil {
+		return err
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		return nil
+	}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("%s %s: read response: %w", method, path, err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
+	}
+	return nil
+}
+
+// send builds and sends a request. A body is given as a byte slice so that
+// http.NewRequest sets GetBody and a 307/308 redirect re-sends it.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Response, error) {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if isDialError(err) {
+			return nil, &UnreachableError{Addr: c.base, Err: err}
+		}
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	return resp, nil
+}
+
+// isDialError reports whether err happened before any byte reached a server:
+// connection refused, no route, unknown host, dial timeout.
+func isDialError(err error) bool {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return true
+	}
+	var dnsErr *net.DNSError
+	return errors.As(err, &dnsErr)
+}
+
+// checkStatus turns a non-2xx response into an *APIError, from its
+// api.ErrorBody when it has one.
+func checkStatus(resp *http.Response) error {
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	e := &APIError{Status: resp.StatusCode}
+	var eb api.ErrorBody
+	if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
+		e.Message, e.Field = eb.Error, eb.Field
+		return e
+	}
+	msg := strings.TrimSpace(string(data))
+	if msg == "" {
+		msg = http.StatusText(resp.StatusCode)
+	}
+	e.Message = fmt.Sprintf("%s (HTTP %d)", msg, resp.StatusCode)
+	return e
+}

@@ -1,0 +1,558 @@
+// clusterd dashboard: plain JavaScript, no build step. Every piece of text
+// that comes from the cluster is set with textContent, never innerHTML.
+"use strict";
+
+(function () {
+  const PAGE_SIZE = 200;
+  const REFRESH_GAP_MS = 500;   // at most one refresh per this interval
+  const LOG_POLL_MS = 1000;
+  const LOG_TAIL_BYTES = 64 * 1024;
+  const LOG_KEEP_CHARS = 256 * 1024;
+  const STATE_ORDER = ["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING",
+    "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR"];
+  const TERMINAL = new Set(["TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR"]);
+
+  const state = {
+    status: null, nodes: [], jobs: [], tasks: [],
+    page: 0, filterText: "", filterState: "",
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  // el builds an element: attrs are properties or attributes, children are
+  // nodes or strings (as text).
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "class") e.className = v;
+      else if (k === "text") e.textContent = v;
+      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else if (k === "dataset") Object.assign(e.dataset, v);
+      else e.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (const c of children.flat()) {
+      if (c === undefined || c === null || c === false) continue;
+      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return e;
+  }
+
+  // ---- formatting ----
+
+  function fmtNum(n, digits) {
+    if (n === undefined || n === null || isNaN(n)) return "–";
+    return Number(n).toLocaleString(undefined, { maximumFractionDigits: digits === undefined ? 2 : digits });
+  }
+  function fmtCPU(n) { return fmtNum(n, 2); }
+  function fmtMem(mib) {
+    if (mib === undefined || mib === null) return "–";
+    if (mib >= 1024 * 1024) return fmtNum(mib / (1024 * 1024), 1) + " TiB";
+    if (mib >= 1024) return fmtNum(mib / 1024, 1) + " GiB";
+    return fmtNum(mib, 0) + " MiB";
+  }
+  function pct(part, total) {
+    if (!total) return 0;
+    return Math.max(0, Math.min(100, (100 * part) / total));
+  }
+  function shortState(s) { return (s || "").replace(/^TASK_/, "").toLowerCase(); }
+  function ago(ts) {
+    if (!ts) return "";
+    const t = Date.parse(ts);
+    if (isNaN(t) || t <= 0) return "";
+    const s = Math.round((Date.now() - t) / 1000);
+    if (s < 0) return "just now";
+    if (s < 60) return s + "s ago";
+    if (s < 3600) return Math.floor(s / 60) + "m ago";
+    if (s < 86400) return Math.floor(s / 3600) + "h ago";
+    return Math.floor(s / 86400) + "d ago";
+  }
+  function absTime(ts) {
+    const t = Date.parse(ts);
+    return isNaN(t) ? "" : new Date(t).toLocaleString();
+  }
+
+  // shortTime is the time of day for today, the date and time otherwise.
+  function shortTime(ts) {
+    const t = Date.parse(ts);
+    if (isNaN(t)) return "";
+    const d = new Date(t);
+    return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
+  }
+
+  function stateBadge(s) {
+    return el("span", { class: "st st-" + shortState(s), text: shortState(s) || "?" });
+  }
+  function bar(part, total, cls) {
+    const fill = el("div", { class: "fill" });
+    const p = pct(part, total);
+    fill.style.width = p.toFixed(1) + "%";
+    if (p >= 90) fill.classList.add("hot");
+    return el("div", { class: "bar " + (cls || "") }, fill);
+  }
+  function chip(label, value, cls) {
+    return el("span", { class: "chip " + (cls || "") }, label, " ", el("b", { text: String(value) }));
+  }
+  function emptyRow(cols, text) {
+    return el("tr", { class: "empty" }, el("td", { colspan: cols, text: text }));
+  }
+
+  // ---- talking to the server ----
+
+  class APIError extends Error {
+    constructor(status, message, field) { super(message); this.status = status; this.field = field || ""; }
+  }
+
+  async function api(path, opts) {
+    const resp = await fetch(path, Object.assign({ headers: { "Accept": "application/json" } }, opts || {}));
+    if (resp.status === 204 || resp.status === 202) return null;
+    let body = null;
+    const text = await resp.text();
+    try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
+    if (!resp.ok) {
+      const msg = body && body.error ? body.error : (resp.status + " " + resp.statusText + (text ? ": " + text : ""));
+      throw new APIError(resp.status, msg, body && body.field);
+    }
+    return body;
+  }
+
+  function showBanner(msg) {
+    const b = $("banner");
+    if (!msg) { b.hidden = true; b.textContent = ""; return; }
+    b.textContent = msg;
+    b.hidden = false;
+  }
+
+  let toastTimer = 0;
+  function toast(msg, bad) {
+    const t = $("toast");
+    t.textContent = msg;
+    t.className = "toast" + (bad ? " bad" : "");
+    t.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { t.hidden = true; }, 4000);
+  }
+
+  // ---- refresh, debounced ----
+
+  let refreshing = false, again = false, lastRefresh = 0, timer = 0;
+
+  // scheduleRefresh asks for a refresh; bursts of events collapse into at
+  // most one refresh per REFRESH_GAP_MS, and none overlap.
+  function scheduleRefresh() {
+    if (refreshing) { again = true; return; }
+    if (timer) return;
+    const wait = Math.max(0, lastRefresh + REFRESH_GAP_MS - Date.now());
+    timer = setTimeout(() => { timer = 0; refresh(); }, wait);
+  }
+
+  async function refresh() {
+    refreshing = true;
+    lastRefresh = Date.now();
+    try {
+      const [status, nodes, jobs, tasks] = await Promise.all([
+        api("/v1/status"), api("/v1/nodes"), api("/v1/jobs"), api("/v1/tasks"),
+      ]);
+      state.status = status; state.nodes = nodes || []; state.jobs = jobs || []; state.tasks = tasks || [];
+      showBanner("");
+      render();
+    } catch (e) {
+      showBanner("Cannot read the cluster state: " + e.message);
+    } finally {
+      refreshing = false;
+      if (again) { again = false; scheduleRefresh(); }
+    }
+  }
+
+  function render() {
+    renderHeader();
+    renderOverview();
+    renderJobs();
+    renderNodes();
+    renderTasks();
+  }
+
+  function renderHeader() {
+    const s = state.status || {};
+    $("h-cluster").textContent = s.cluster_id || "–";
+    const leader = state.nodes.find((n) => n.id === s.leader);
+    $("h-leader").textContent = leader ? leader.name : (s.leader || "none elected");
+    $("h-leader").title = s.leader_addr || "";
+    $("h-nodes").textContent = String(state.nodes.length);
+    $("h-self").textContent = [s.node_name, s.raft_state].filter(Boolean).join(" · ") || "–";
+    $("h-self").title = s.version ? "clusterd " + s.version : "";
+    document.title = "clusterd" + (s.cluster_id ? " · " + s.cluster_id : "");
+  }
+
+  function renderOverview() {
+    const s = state.status || {};
+    const cap = s.capacity || {}, alloc = s.allocated || {};
+    $("ov-cpu-text").textContent = fmtCPU(alloc.cpus) + " / " + fmtCPU(cap.cpus) + " cores (" + fmtNum(pct(alloc.cpus, cap.cpus), 0) + "%)";
+    $("ov-mem-text").textContent = fmtMem(alloc.mem) + " / " + fmtMem(cap.mem) + " (" + fmtNum(pct(alloc.mem, cap.mem), 0) + "%)";
+    for (const [id, a, c] of [["ov-cpu-bar", alloc.cpus, cap.cpus], ["ov-mem-bar", alloc.mem, cap.mem]]) {
+      const p = pct(a, c);
+      $(id).style.width = p.toFixed(1) + "%";
+      $(id).classList.toggle("hot", p >= 90);
+    }
+    // Count from the task list when we have it (it is what the table shows).
+    const counts = {};
+    for (const t of state.tasks) counts[t.state] = (counts[t.state] || 0) + 1;
+    const src = state.tasks.length ? counts : (s.tasks || {});
+    const chips = STATE_ORDER.filter((st) => src[st]).map((st) =>
+      chip(shortState(st), src[st], "st-" + shortState(st)));
+    $("ov-tasks").replaceChildren(...(chips.length ? chips : [el("span", { class: "muted", text: "no tasks" })]));
+
+    const byState = {};
+    let pending = 0;
+    for (const j of state.jobs) {
+      byState[j.state] = (byState[j.state] || 0) + 1;
+      if (j.pending && j.pending.instances) pending++;
+    }
+    const jc = Object.keys(byState).sort().map((k) => chip(k || "?", byState[k]));
+    if (pending) jc.push(chip("pending placement", pending, "warn"));
+    $("ov-jobs").replaceChildren(...(jc.length ? jc : [el("span", { class: "muted", text: "no jobs" })]));
+  }
+
+  function renderJobs() {
+    const tb = $("jobs-table").tBodies[0];
+    $("jobs-count").textContent = state.jobs.length ? String(state.jobs.length) : "";
+    if (!state.jobs.length) {
+      tb.replaceChildren(emptyRow(9, "No jobs. Submit one with the form above or `clusterd run job.json`."));
+      return;
+    }
+    const rows = [];
+    for (const j of state.jobs) {
+      const taskChips = STATE_ORDER.filter((s) => j.tasks && j.tasks[s]).map((s) =>
+        chip(shortState(s), j.tasks[s], "st-" + shortState(s)));
+      const res = [fmtCPU(j.cpus) + " cpu", fmtMem(j.mem)];
+      if (j.gpus) res.push(j.gpus + " gpu");
+      if (j.ports) res.push(j.ports + " port" + (j.ports > 1 ? "s" : ""));
+      const del = el("button", {
+        type: "button", class: "small danger", text: "Delete", "aria-label": "Delete job " + j.id,
+        onclick: () => deleteJob(j.id),
+      });
+      const pend = j.pending && (j.pending.message || j.pending.instances);
+      rows.push(el("tr", { class: pend ? "has-pending" : "" },
+        el("td", { class: "mono strong nowrap", text: j.id }),
+        el("td", { text: j.type }),
+        el("td", { class: "num", text: String(j.instances) }),
+        el("td", {}, el("span", { class: "js js-" + j.state, text: j.state || "?" })),
+        el("td", {}, el("div", { class: "chips" }, taskChips.length ? taskChips : el("span", { class: "muted", text: "none" }))),
+        el("td", { class: "num", text: String(j.version) }),
+        el("td", { text: res.join(", ") }),
+        el("td", { class: "mono cmd", title: j.cmd, text: j.cmd }),
+        el("td", { class: "actions" }, del)));
+      if (pend) rows.push(pendingRow(j.pending));
+    }
+    tb.replaceChildren(...rows);
+  }
+
+  function pendingRow(p) {
+    const hosts = Object.entries(p.hosts || {}).sort((a, b) => b[1] - a[1]).map(([reason, n]) =>
+      chip(reason, n + (n === 1 ? " host" : " hosts"), "reason"));
+    const head = p.unplaceable ? "Unplaceable" : "Pending";
+    const what = (p.instances ? p.instances + " instance" + (p.instances === 1 ? "" : "s") + " waiting" : "");
+    return el("tr", { class: "pending-row" + (p.unplaceable ? " unplaceable" : "") },
+      el("td", { colspan: 9 },
+        el("div", { class: "pending" },
+          el("span", { class: "pending-tag", text: head }),
+          what ? el("span", { class: "pending-count", text: what }) : null,
+          el("span", { class: "pending-msg", text: p.message || "" }),
+          hosts.length ? el("span", { class: "chips" }, hosts) : null)));
+  }
+
+  function renderNodes() {
+    const tb = $("nodes-table").tBodies[0];
+    $("nodes-count").textContent = state.nodes.length ? String(state.nodes.length) : "";
+    if (!state.nodes.length) { tb.replaceChildren(emptyRow(9, "No nodes registered.")); return; }
+    tb.replaceChildren(...state.nodes.map((n) => {
+      const t = n.total || {}, a = n.allocated || {};
+      const attrs = Object.entries(n.attributes || {}).sort().map(([k, v]) =>
+        el("span", { class: "attr" }, el("span", { class: "muted", text: k + "=" }), v));
+      const used = n.used ? fmtCPU(n.used.cpus) + " cpu · " + fmtMem(n.used.mem) : "–";
+      return el("tr", {},
+        el("td", { class: "strong nowrap" }, n.name || n.id, n.leader ? el("span", { class: "badge", text: "leader" }) : null),
+        el("td", { class: "mono", text: n.address }),
+        el("td", {}, el("span", { class: "ns ns-" + n.state, text: n.state })),
+        el("td", { text: n.isolator }),
+        el("td", {}, el("div", { class: "alloc" }, bar(a.cpus, t.cpus), el("span", { text: fmtCPU(a.cpus) + " / " + fmtCPU(t.cpus) }))),
+        el("td", {}, el("div", { class: "alloc" }, bar(a.mem, t.mem), el("span", { text: fmtMem(a.mem) + " / " + fmtMem(t.mem) }))),
+        el("td", { text: used }),
+        el("td", { class: "num", text: String(n.tasks || 0) }),
+        el("td", { class: "attrs" }, attrs));
+    }));
+  }
+
+  // ---- tasks: filtered, sorted, paged ----
+
+  function filteredTasks() {
+    const q = state.filterText.trim().toLowerCase();
+    const st = state.filterState;
+    const out = state.tasks.filter((t) => {
+      if (st === "active" && TERMINAL.has(t.state)) return false;
+      if (st && st !== "active" && t.state !== st) return false;
+      if (!q) return true;
+      return (t.id || "").toLowerCase().includes(q) || (t.job || "").toLowerCase().includes(q) ||
+        (t.node_name || "").toLowerCase().includes(q) || (t.node || "").toLowerCase().includes(q) ||
+        shortState(t.state).includes(q);
+    });
+    // Active tasks first, then most recently updated.
+    out.sort((a, b) => (TERMINAL.has(a.state) - TERMINAL.has(b.state)) ||
+      ((b.updated_at || "") < (a.updated_at || "") ? -1 : (b.updated_at || "") > (a.updated_at || "") ? 1 : 0) ||
+      (a.id < b.id ? -1 : 1));
+    return out;
+  }
+
+  function renderTasks() {
+    const tasks = filteredTasks();
+    const pages = Math.max(1, Math.ceil(tasks.length / PAGE_SIZE));
+    state.page = Math.min(state.page, pages - 1);
+    const start = state.page * PAGE_SIZE;
+    const shown = tasks.slice(start, start + PAGE_SIZE);
+    $("page-info").textContent = tasks.length
+      ? fmtNum(start + 1, 0) + "–" + fmtNum(start + shown.length, 0) + " of " + fmtNum(tasks.length, 0) +
+        (tasks.length !== state.tasks.length ? " (of " + fmtNum(state.tasks.length, 0) + ")" : "")
+      : "0 of " + fmtNum(state.tasks.length, 0);
+    $("page-prev").disabled = state.page === 0;
+    $("page-next").disabled = state.page >= pages - 1;
+
+    const tb = $("tasks-table").tBodies[0];
+    if (!shown.length) {
+      tb.replaceChildren(emptyRow(7, state.tasks.length ? "No task matches the filter." : "No tasks."));
+      return;
+    }
+    const frag = document.createDocumentFragment();
+    for (const t of shown) {
+      const kill = TERMINAL.has(t.state) ? null : el("button", {
+        type: "button", class: "small danger", text: "Kill", "aria-label": "Kill task " + t.id,
+        onclick: (ev) => { ev.stopPropagation(); killTask(t.id); },
+      });
+      frag.append(el("tr", { dataset: { id: t.id }, class: t.id === openTaskID ? "selected" : "" },
+        el("td", { class: "mono nowrap", text: t.id }),
+        el("td", { text: t.job }),
+        el("td", { text: t.node_name || t.node || "–" }),
+        el("td", {}, stateBadge(t.state), t.kill_requested && !TERMINAL.has(t.state) ? el("span", { class: "muted", text: " kill requested" }) : null),
+        el("td", { class: "num", text: t.exit_code === undefined || t.exit_code === null ? "" : String(t.exit_code) }),
+        el("td", { title: absTime(t.updated_at), text: ago(t.updated_at) }),
+        el("td", { class: "actions" }, kill)));
+    }
+    tb.replaceChildren(frag);
+  }
+
+  // ---- actions ----
+
+  async function deleteJob(id) {
+    if (!confirm("Delete job " + id + "? Its tasks will be killed.")) return;
+    try { await api("/v1/jobs/" + encodeURIComponent(id), { method: "DELETE" }); toast("Job " + id + " deleted"); }
+    catch (e) { toast("Delete " + id + ": " + e.message, true); }
+    scheduleRefresh();
+  }
+
+  async function killTask(id) {
+    if (!confirm("Kill task " + id + "?")) return;
+    try { await api("/v1/tasks/" + encodeURIComponent(id) + "/kill", { method: "POST" }); toast("Kill requested for " + id); }
+    catch (e) { toast("Kill " + id + ": " + e.message, true); }
+    scheduleRefresh();
+  }
+
+  async function submitJob(ev) {
+    ev.preventDefault();
+    const out = $("run-result"), ta = $("run-spec"), btn = $("run-submit");
+    out.replaceChildren();
+    out.className = "run-result";
+    ta.classList.remove("invalid");
+    btn.disabled = true;
+    try {
+      const job = await api("/v1/jobs", { method: "POST", headers: { "Content-Type": "application/json" }, body: ta.value });
+      out.classList.add("ok");
+      out.textContent = "Submitted job " + job.id + " (version " + job.version + ").";
+      scheduleRefresh();
+    } catch (e) {
+      out.classList.add("bad");
+      ta.classList.add("invalid");
+      let msg = e.message;
+      if (e.field) {
+        out.append(el("span", { class: "field", text: e.field }), " ");
+        if (msg.startsWith(e.field + ": ")) msg = msg.slice(e.field.length + 2);
+      }
+      out.append(el("span", { class: "msg", text: msg }));
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  // ---- task panel with a live log tail ----
+
+  let openTaskID = null, logStream = "stdout", logOffset = -1, logTimer = 0, logGen = 0, logDecoder = null, logDone = false;
+
+  async function openTask(id) {
+    openTaskID = id;
+    $("panel").hidden = false;
+    document.body.classList.add("panel-open");
+    $("panel-title").textContent = id;
+    for (const tr of $("tasks-table").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.id === id);
+    await loadTask();
+    startLog(logStream);
+  }
+
+  function closeTask() {
+    openTaskID = null;
+    logGen++;
+    clearTimeout(logTimer);
+    $("panel").hidden = true;
+    document.body.classList.remove("panel-open");
+    for (const tr of $("tasks-table").tBodies[0].rows) tr.classList.remove("selected");
+  }
+
+  let panelTask = null;
+
+  async function loadTask() {
+    const id = openTaskID;
+    if (!id) return;
+    let t;
+    try { t = await api("/v1/tasks/" + encodeURIComponent(id)); }
+    catch (e) { $("panel-facts").replaceChildren(el("div", { class: "bad", text: e.message })); return; }
+    if (id !== openTaskID) return;
+    panelTask = t;
+    const res = t.resources || {};
+    const facts = [
+      ["state", stateBadge(t.state)],
+      ["job", (t.job || "–") + (t.job_version ? " v" + t.job_version : "") + " · instance " + t.instance],
+      ["node", t.node_name || t.node || "–"],
+      ["resources", fmtCPU(res.cpus) + " cpu, " + fmtMem(res.mem) + (res.ports && res.ports.length ? ", ports " + res.ports.map((p) => p.begin === p.end ? p.begin : p.begin + "-" + p.end).join(",") : "")],
+      ["command", el("code", { text: t.cmd || "" })],
+      ["created", absTime(t.created_at)],
+      ["updated", absTime(t.updated_at)],
+    ];
+    if (t.exit_code !== undefined && t.exit_code !== null) facts.splice(1, 0, ["exit code", String(t.exit_code)]);
+    if (t.message) facts.splice(1, 0, ["message", t.message]);
+    $("panel-facts").replaceChildren(...facts.map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", {}, v))));
+    $("panel-kill").hidden = TERMINAL.has(t.state);
+    const hist = (t.history || []).slice().reverse();
+    $("panel-history").tBodies[0].replaceChildren(...(hist.length ? hist.map((h) => el("tr", {},
+      el("td", { class: "nowrap", title: absTime(h.time), text: shortTime(h.time) }),
+      el("td", {}, stateBadge(h.state)),
+      el("td", { class: "num", text: h.exit_code === undefined || h.exit_code === null ? "" : String(h.exit_code) }),
+      el("td", { text: h.message || "" }))) : [emptyRow(4, "No status updates recorded.")]));
+  }
+
+  function startLog(stream) {
+    logStream = stream;
+    logGen++;
+    clearTimeout(logTimer);
+    logOffset = -1;
+    logDone = false;
+    logDecoder = new TextDecoder();
+    $("log").textContent = "";
+    $("log-state").textContent = "loading…";
+    for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.stream === stream);
+    pollLog(logGen);
+  }
+
+  // pollLog reads the log from where the last read stopped (the first read
+  // takes the last 64 KiB), appends it, and polls again every second while
+  // the panel is open and the task may still write.
+  async function pollLog(gen) {
+    const id = openTaskID;
+    if (!id || gen !== logGen) return;
+    const q = logOffset < 0 ? "tail=" + LOG_TAIL_BYTES : "offset=" + logOffset;
+    try {
+      const resp = await fetch("/v1/tasks/" + encodeURIComponent(id) + "/logs?stream=" + logStream + "&" + q);
+      if (gen !== logGen) return;
+      if (!resp.ok) {
+        let msg = resp.status + "";
+        try { msg = (await resp.json()).error || msg; } catch (e) { /* not JSON */ }
+        $("log-state").textContent = "cannot read log: " + msg;
+      } else {
+        const buf = await resp.arrayBuffer();
+        if (gen !== logGen) return;
+        const start = parseInt(resp.headers.get("X-Log-Offset") || "0", 10);
+        logOffset = (logOffset < 0 ? start : logOffset) + buf.byteLength;
+        appendLog(logDecoder.decode(buf, { stream: true }));
+        const ended = panelTask && panelTask.id === id && TERMINAL.has(panelTask.state);
+        if (ended && buf.byteLength === 0) logDone = true;
+        $("log-state").textContent = (logDone ? "task ended · " : "live · ") + fmtNum(logOffset, 0) + " bytes";
+      }
+    } catch (e) {
+      if (gen === logGen) $("log-state").textContent = "cannot read log: " + e.message;
+    }
+    if (gen !== logGen || logDone) return;
+    logTimer = setTimeout(() => { loadTaskQuietly(); pollLog(gen); }, LOG_POLL_MS);
+  }
+
+  let lastTaskLoad = 0;
+  function loadTaskQuietly() {
+    // The task's state decides when the log is complete; re-read it now and then.
+    if (Date.now() - lastTaskLoad < 3000) return;
+    lastTaskLoad = Date.now();
+    loadTask();
+  }
+
+  function appendLog(text) {
+    if (!text) {
+      if (!$("log").textContent) $("log").textContent = "";
+      return;
+    }
+    const pre = $("log");
+    const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
+    let all = pre.textContent + text;
+    if (all.length > LOG_KEEP_CHARS) all = all.slice(all.length - LOG_KEEP_CHARS);
+    pre.textContent = all;
+    if (atBottom) pre.scrollTop = pre.scrollHeight;
+  }
+
+  // ---- live updates ----
+
+  let es = null, fallbackTimer = 0;
+
+  function setConn(kind) {
+    const c = $("conn");
+    c.className = "conn conn-" + kind;
+    c.textContent = kind === "live" ? "live" : kind === "reconnecting" ? "reconnecting…" : "connecting…";
+  }
+
+  function connect() {
+    if (es) es.close();
+    es = new EventSource("/v1/events");
+    es.onopen = () => { setConn("live"); scheduleRefresh(); };
+    es.onmessage = () => scheduleRefresh();
+    es.onerror = () => {
+      setConn("reconnecting");
+      // The browser retries by itself unless the server answered with an
+      // error status; then start over after a pause.
+      if (es.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
+    };
+  }
+
+  // While the stream is down, poll so the page does not go stale.
+  function fallbackPoll() {
+    if (!es || es.readyState !== EventSource.OPEN) scheduleRefresh();
+    fallbackTimer = setTimeout(fallbackPoll, 5000);
+  }
+
+  // ---- wiring ----
+
+  function init() {
+    $("run-form").addEventListener("submit", submitJob);
+    $("task-filter").addEventListener("input", (e) => { state.filterText = e.target.value; state.page = 0; renderTasks(); });
+    $("task-state").addEventListener("change", (e) => { state.filterState = e.target.value; state.page = 0; renderTasks(); });
+    $("page-prev").addEventListener("click", () => { state.page = Math.max(0, state.page - 1); renderTasks(); });
+    $("page-next").addEventListener("click", () => { state.page++; renderTasks(); });
+    $("tasks-table").tBodies[0].addEventListener("click", (e) => {
+      const tr = e.target.closest("tr[data-id]");
+      if (tr) openTask(tr.dataset.id);
+    });
+    $("panel-close").addEventListener("click", closeTask);
+    $("panel-kill").addEventListener("click", () => { if (openTaskID) killTask(openTaskID); });
+    for (const b of document.querySelectorAll(".tab")) b.addEventListener("click", () => startLog(b.dataset.stream));
+    document.addEventListener("keydown", (e) => { if (e.key === "Escape" && openTaskID) closeTask(); });
+    // Keep the "updated … ago" column honest without a server round trip.
+    setInterval(() => { if (!refreshing) renderTasks(); }, 15000);
+    refresh();
+    connect();
+    fallbackTimer = setTimeout(fallbackPoll, 5000);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

@@ -1,0 +1,148 @@
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// MaxRequestBytes bounds every request body. Job documents are further
+// limited to api.MaxJobSpecBytes by api.DecodeJobSpec.
+const MaxRequestBytes = 1 << 20
+
+// Config is what NewHandler needs. Only Backend is required.
+type Config struct {
+	// Backend answers every /v1 request; see its doc for the error contract.
+	Backend Backend
+	// Gatherer is served at GET /metrics. When nil, /metrics answers 404.
+	Gatherer prometheus.Gatherer
+	// Registerer receives the HTTP request metrics
+	// (clusterd_http_requests_total, clusterd_http_request_duration_seconds).
+	// When nil, requests are not measured.
+	Registerer prometheus.Registerer
+	// Logger receives 500s and failures inside streams. Nil discards.
+	Logger *slog.Logger
+}
+
+// server holds the handlers' shared state. Tests in this package build one
+// with newServer to shorten intervals.
+type server struct {
+	backend Backend
+	log     *slog.Logger
+	// pingInterval is how often the event stream sends a keep-alive comment.
+	pingInterval time.Duration
+	// pollInterval is how often a followed log is read again.
+	pollInterval time.Duration
+}
+
+func newServer(cfg Config) *server {
+	if cfg.Backend == nil {
+		panic("web: Config.Backend is nil")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &server{
+		backend:      cfg.Backend,
+		log:          log,
+		pingInterval: 15 * time.Second,
+		pollInterval: 200 * time.Millisecond,
+	}
+}
+
+// NewHandler returns clusterd's HTTP surface: the /v1 API, /v1/events,
+// /metrics, /health and the dashboard at /. It panics if cfg.Backend is nil.
+func NewHandler(cfg Config) http.Handler {
+	return newServer(cfg).handler(cfg)
+}
+
+func (s *server) handler(cfg Config) http.Handler {
+	mux := http.NewServeMux()
+
+	// Each API path lists its methods, so that any other method gets a 405
+	// JSON answer with an Allow header instead of ServeMux's plain-text one.
+	api := []struct {
+		path    string
+		methods map[string]http.HandlerFunc
+	}{
+		{"/v1/status", map[string]http.HandlerFunc{"GET": s.getStatus}},
+		{"/v1/nodes", map[string]http.HandlerFunc{"GET": s.listNodes}},
+		{"/v1/jobs", map[string]http.HandlerFunc{"GET": s.listJobs, "POST": s.submitJob}},
+		{"/v1/jobs/{id}", map[string]http.HandlerFunc{"GET": s.getJob, "DELETE": s.deleteJob}},
+		{"/v1/tasks", map[string]http.HandlerFunc{"GET": s.listTasks}},
+		{"/v1/tasks/{id}", map[string]http.HandlerFunc{"GET": s.getTask}},
+		{"/v1/tasks/{id}/kill", map[string]http.HandlerFunc{"POST": s.killTask}},
+		{"/v1/tasks/{id}/logs", map[string]http.HandlerFunc{"GET": s.taskLogs}},
+		{"/v1/events", map[string]http.HandlerFunc{"GET": s.events}},
+	}
+	for _, route := range api {
+		allowed := make([]string, 0, len(route.methods)+1)
+		for method, h := range route.methods {
+			mux.HandleFunc(method+" "+route.path, h)
+			allowed = append(allowed, method)
+			if method == "GET" {
+				allowed = append(allowed, "HEAD")
+			}
+		}
+		slices.Sort(allowed)
+		mux.HandleFunc(route.path, methodNotAllowed(allowed))
+	}
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeErrorBody(w, r, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path, "")
+	})
+
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	if cfg.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError),
+		}))
+	} else {
+		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+			writeErrorBody(w, r, http.StatusNotFound, "metrics are not enabled on this node", "")
+		})
+	}
+	// "/" takes every method: a "GET /" pattern would conflict with "/v1/".
+	mux.Handle("/", dashboardHandler())
+
+	var h http.Handler = mux
+	h = limitBody(h)
+	if cfg.Registerer != nil {
+		h = newHTTPMetrics(cfg.Registerer).wrap(h)
+	}
+	return h
+}
+
+func methodNotAllowed(allowed []string) http.HandlerFunc {
+	allow := strings.Join(allowed, ", ")
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeErrorBody(w, r, http.StatusMethodNotAllowed,
+			"method "+r.Method+" is not allowed on "+r.URL.Path+"; use "+allow, "")
+	}
+}
+
+// limitBody caps every request body at MaxRequestBytes and sets the headers
+// every response shares.
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if r.ContentLength > MaxRequestBytes {
+			writeErrorBody(w, r, http.StatusRequestEntityTooLarge,
+				"request body is larger than 1 MiB", "")
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
