@@ -99,10 +99,10 @@ type Allocator struct {
 	usage      map[FrameworkID]*usage // by framework, registered or not
 	tasks      map[string]*task
 	offers     map[OfferID]*offerState
-	// dirty holds every agent whose free resources may be worth offering. An agent leaves it
-	// only when Allocate finds its free resources below the minimum allocatable (usually
-	// because it just offered them all), and enters it whenever they grow, so Allocate looks
-	// at these agents only.
+	// dirty holds every agent whose free resources may be worth offering: an agent enters it
+	// whenever its free resources grow and leaves it when Allocate offers them or finds them
+	// below the minimum allocatable. Allocate looks at these agents only; one that no
+	// framework may be offered (filters, suppression) stays for the next call.
 	dirty        map[AgentID]struct{}
 	total        scalars // the sum of all agents' totals
 	offerSeq     uint64
@@ -127,7 +127,7 @@ type frameworkState struct {
 }
 
 type roleState struct {
-	frameworks []FrameworkID // sorted
+	frameworks []*frameworkState // sorted by id
 }
 
 type task struct {
@@ -161,6 +161,7 @@ var (
 	ErrFrameworkExists  = errors.New("framework already exists")
 	ErrUnknownFramework = errors.New("unknown framework")
 	ErrTaskExists       = errors.New("task id already in use")
+	ErrEmptyID          = errors.New("empty id")
 	ErrInvalidWeight    = errors.New("invalid role weight")
 	ErrInvalidResources = errors.New("invalid resources")
 	// ErrOverCommit: the resources asked for are not free (AddTask) or not in the offers
@@ -172,7 +173,7 @@ var (
 // not a valid amount.
 func (a *Allocator) AddAgent(ag Agent) error {
 	if ag.ID == "" {
-		return fmt.Errorf("add agent: empty id: %w", ErrUnknownAgent)
+		return fmt.Errorf("add agent: %w", ErrEmptyID)
 	}
 	if _, ok := a.agents[ag.ID]; ok {
 		return fmt.Errorf("add agent %q: %w", ag.ID, ErrAgentExists)
@@ -192,13 +193,16 @@ func (a *Allocator) addAgent(ag Agent) {
 	a.dirty[ag.ID] = struct{}{}
 }
 
-// UpdateAgent replaces an agent's total and attributes (adding the agent if unknown) and
-// rescinds its outstanding offers, which described the old agent; they are returned so the
-// node can tell their frameworks. Its tasks stay: if the new total is smaller than what they
-// hold, nothing more is offered there until enough of them end. An invalid total (negative
-// or NaN amounts, a port range ending before it begins) is cleaned: such amounts count as
-// zero and such ranges are dropped.
+// UpdateAgent replaces an agent's total and attributes and rescinds its outstanding offers,
+// which described the old agent; they are returned so the node can tell their frameworks.
+// An unknown agent is added (an empty id is ignored). Its tasks stay: if the new total is
+// smaller than what they hold, nothing more is offered there until enough of them end. An
+// invalid total (negative or NaN amounts, a port range ending before it begins) is cleaned:
+// such amounts count as zero and such ranges are dropped.
 func (a *Allocator) UpdateAgent(ag Agent) []Offer {
+	if ag.ID == "" {
+		return nil
+	}
 	ag.Total = sanitize(ag.Total)
 	st, ok := a.agents[ag.ID]
 	if !ok {
@@ -242,7 +246,7 @@ func (a *Allocator) RemoveAgent(id AgentID) []Offer {
 // it already had (it was removed and came back) count toward its share again.
 func (a *Allocator) AddFramework(fw Framework) error {
 	if fw.ID == "" {
-		return fmt.Errorf("add framework: empty id: %w", ErrUnknownFramework)
+		return fmt.Errorf("add framework: %w", ErrEmptyID)
 	}
 	if _, ok := a.frameworks[fw.ID]; ok {
 		return fmt.Errorf("add framework %q: %w", fw.ID, ErrFrameworkExists)
@@ -255,7 +259,8 @@ func (a *Allocator) AddFramework(fw Framework) error {
 		u = &usage{}
 		a.usage[fw.ID] = u
 	}
-	a.frameworks[fw.ID] = &frameworkState{info: fw, used: u, offers: map[OfferID]struct{}{}, refused: map[AgentID]time.Time{}}
+	f := &frameworkState{info: fw, used: u, offers: map[OfferID]struct{}{}, refused: map[AgentID]time.Time{}}
+	a.frameworks[fw.ID] = f
 	a.unsuppressed++
 	r := a.roles[fw.Role]
 	if r == nil {
@@ -263,7 +268,8 @@ func (a *Allocator) AddFramework(fw Framework) error {
 		a.roles[fw.Role] = r
 		a.roleNames = insertSorted(a.roleNames, fw.Role)
 	}
-	r.frameworks = insertSorted(r.frameworks, fw.ID)
+	i, _ := slices.BinarySearchFunc(r.frameworks, fw.ID, byID)
+	r.frameworks = slices.Insert(r.frameworks, i, f)
 	return nil
 }
 
@@ -284,7 +290,9 @@ func (a *Allocator) RemoveFramework(id FrameworkID) []Offer {
 	}
 	role := f.info.Role
 	r := a.roles[role]
-	r.frameworks = removeSorted(r.frameworks, id)
+	if i, found := slices.BinarySearchFunc(r.frameworks, id, byID); found {
+		r.frameworks = slices.Delete(r.frameworks, i, i+1)
+	}
 	if len(r.frameworks) == 0 {
 		delete(a.roles, role)
 		a.roleNames = removeSorted(a.roleNames, role)
@@ -337,7 +345,7 @@ func (a *Allocator) AddTask(taskID string, fw FrameworkID, agent AgentID, res Re
 	st, ok := a.agents[agent]
 	switch {
 	case taskID == "":
-		return fmt.Errorf("add task: empty task id: %w", ErrInvalidResources)
+		return fmt.Errorf("add task: %w", ErrEmptyID)
 	case !ok:
 		return fmt.Errorf("add task %q: agent %q: %w", taskID, agent, ErrUnknownAgent)
 	case a.frameworks[fw] == nil:
@@ -446,6 +454,8 @@ func sanitize(r Resources) Resources {
 	r.Ports = normalizePorts(r.Ports)
 	return r
 }
+
+func byID(f *frameworkState, id FrameworkID) int { return cmp.Compare(f.info.ID, id) }
 
 func insertSorted[T cmp.Ordered](s []T, v T) []T {
 	i, found := slices.BinarySearch(s, v)

@@ -2,6 +2,9 @@ package allocator
 
 import (
 	"errors"
+	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -211,5 +214,45 @@ func TestSetRoleWeightMustBePositive(t *testing.T) {
 	}
 	if err := a.SetRoleWeight("r", 2); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestConfigValidateNamesTheBadSetting(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("DefaultConfig invalid: %v", err)
+	}
+	cfg := DefaultConfig()
+	cfg.OfferTimeout = -time.Second
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "OfferTimeout") {
+		t.Fatalf("negative OfferTimeout: err = %v", err)
+	}
+}
+
+func TestAllocatorIsDeterministic(t *testing.T) {
+	run := func() []Offer {
+		a := newTest(t)
+		for i := range 40 {
+			addAgent(t, a, AgentID(fmt.Sprintf("a%d", i)), Resources{CPUs: float64(1 + i%4), Mem: float64(1024 * (1 + i%3))})
+		}
+		for i := range 6 {
+			addFramework(t, a, FrameworkID(fmt.Sprintf("f%d", i)), []string{"x", "y", "*"}[i%3])
+		}
+		var all []Offer
+		for round := range 5 {
+			now := t0.Add(time.Duration(round) * time.Second)
+			offers := a.Allocate(now)
+			all = append(all, offers...)
+			for i, o := range offers {
+				if i%3 == 0 {
+					must(t, a.Decline(now, o.Framework, []OfferID{o.ID}, 2*time.Second))
+				}
+			}
+			all = append(all, a.RemoveAgent(AgentID(fmt.Sprintf("a%d", round)))...)
+		}
+		return append(all, a.Offers()...)
+	}
+	first, second := run(), run()
+	if !reflect.DeepEqual(first, second) {
+		t.Fatalf("the same calls gave different offers:\n%v\n%v", first, second)
 	}
 }

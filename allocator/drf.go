@@ -80,8 +80,7 @@ func (a *Allocator) pick(agent AgentID, now time.Time) *frameworkState {
 		var sum scalars
 		var cand *frameworkState
 		candShare := 0.0
-		for _, id := range r.frameworks {
-			f := a.frameworks[id]
+		for _, f := range r.frameworks {
 			h := f.held()
 			sum = sum.plus(h)
 			if !f.eligible(agent, now) {
@@ -124,14 +123,13 @@ func (a *Allocator) Shares() []Share {
 	for _, name := range a.roleNames {
 		r := a.roles[name]
 		var sum scalars
-		for _, id := range r.frameworks {
-			sum = sum.plus(a.frameworks[id].held())
+		for _, f := range r.frameworks {
+			sum = sum.plus(f.held())
 		}
 		rs := sum.dominant(a.total) / a.weight(name)
-		for _, id := range r.frameworks {
-			f := a.frameworks[id]
+		for _, f := range r.frameworks {
 			out = append(out, Share{
-				Framework:    id,
+				Framework:    f.info.ID,
 				Role:         name,
 				Dominant:     f.held().dominant(a.total),
 				RoleDominant: rs,

@@ -232,17 +232,14 @@ func (a *Allocator) Accept(now time.Time, fw FrameworkID, offers []OfferID, laun
 	if err == nil {
 		err = a.checkLaunches(offers, sum, launches)
 	}
+	for _, o := range held { // consumed whether the accept is valid or not
+		a.removeOffer(o.ID)
+	}
 	if err != nil {
-		for _, o := range held {
-			a.removeOffer(o.ID)
-		}
 		return err
 	}
 
 	agent := held[0].Agent
-	for _, o := range held {
-		a.removeOffer(o.ID)
-	}
 	st := a.agents[agent]
 	left := sum
 	for _, l := range launches {
@@ -286,7 +283,7 @@ func (a *Allocator) heldOffers(op string, fw FrameworkID, ids []OfferID) ([]*off
 }
 
 func offerErr(op string, ids []OfferID, task string, sentinel error, format string, args ...any) *OfferError {
-	return &OfferError{Op: op, Offers: ids, Task: task, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+	return &OfferError{Op: op, Offers: slices.Clone(ids), Task: task, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
 }
 
 func (a *Allocator) sameAgent(ids []OfferID, held []*offerState) error {
@@ -310,7 +307,7 @@ func (a *Allocator) checkLaunches(ids []OfferID, offered Resources, launches []L
 		r := l.Resources
 		switch {
 		case l.TaskID == "":
-			return bad(ErrInvalidResources, "a launch has an empty task id; give every task an id")
+			return bad(ErrEmptyID, "a launch has an empty task id; give every task an id")
 		case inCall[l.TaskID]:
 			return bad(ErrTaskExists, "task id %q is used twice in this accept; task ids must be unique", l.TaskID)
 		case a.tasks[l.TaskID] != nil:

@@ -122,7 +122,7 @@ func TestAcceptRejectsInvalidLaunches(t *testing.T) {
 			{TaskID: "t", Resources: Resources{CPUs: 0.1}}, {TaskID: "t", Resources: Resources{CPUs: 0.1}},
 		}, ErrTaskExists},
 		{"task id of a running task", []Launch{{TaskID: "running", Resources: Resources{CPUs: 0.1}}}, ErrTaskExists},
-		{"empty task id", []Launch{{Resources: Resources{CPUs: 0.1}}}, ErrInvalidResources},
+		{"empty task id", []Launch{{Resources: Resources{CPUs: 0.1}}}, ErrEmptyID},
 		{"no cpus and no mem", []Launch{{TaskID: "t", Resources: Resources{Disk: 10}}}, ErrInvalidResources},
 		{"negative mem", []Launch{{TaskID: "t", Resources: Resources{CPUs: 1, Mem: -1}}}, ErrInvalidResources},
 	} {

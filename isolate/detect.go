@@ -32,9 +32,12 @@ type PortRange struct {
 	Begin, End uint16
 }
 
-// DefaultPorts is the port range offered when none is configured: Mesos'
-// default, 31000-32000.
-var DefaultPorts = []PortRange{{Begin: 31000, End: 32000}}
+// The port range offered when none is configured: Mesos' default,
+// 31000-32000.
+const (
+	DefaultPortsBegin = 31000
+	DefaultPortsEnd   = 32000
+)
 
 // Memory reserved for the OS and clusterd itself: 10% of the memory plus
 // 256 MiB, at most 1 GiB, and never more than half of it.
@@ -54,7 +57,7 @@ const (
 //     (dataDir is created if missing; if it cannot be, its nearest existing
 //     parent is measured);
 //   - GPUs: the UUIDs `nvidia-smi -L` lists, none if it is missing or fails;
-//   - Ports: DefaultPorts.
+//   - Ports: DefaultPortsBegin-DefaultPortsEnd.
 //
 // Operators override any of these on the command line.
 func Detect(dataDir string) (MachineResources, error) {
@@ -82,7 +85,7 @@ func Detect(dataDir string) (MachineResources, error) {
 	r.DiskMiB = disk
 
 	r.GPUs = nvidiaGPUs()
-	r.Ports = append([]PortRange(nil), DefaultPorts...)
+	r.Ports = []PortRange{{Begin: DefaultPortsBegin, End: DefaultPortsEnd}}
 	return r, nil
 }
 

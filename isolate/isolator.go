@@ -137,3 +137,12 @@ type Isolator interface {
 	// re-adopted by the next Recover); Close does not kill them.
 	Close() error
 }
+
+// Remover is implemented by backends that keep a finished task's checkpoint,
+// sandbox and logs on disk (the process backend does). The agent calls
+// Remove when it garbage-collects a task whose terminal status was
+// acknowledged; until then, Recover may report the task's exit again (exit
+// delivery is at least once). Discover it by type assertion.
+type Remover interface {
+	Remove(taskID string) error
+}

@@ -148,6 +148,10 @@ func (l *leaderLoop) rebuild() {
 		l.syncAgent(nd)
 	}
 	for _, t := range v.ActiveTasks() {
+		// A task of a framework that is not connected right now still holds
+		// its resources: account it to that framework, or it would be
+		// offered twice.
+		_ = l.alloc.AddFramework(allocator.Framework{ID: allocator.FrameworkID(t.Framework), Name: t.Framework, Role: "*"})
 		if err := l.alloc.AddTask(t.ID, allocator.FrameworkID(t.Framework), allocator.AgentID(t.Node), toAlloc(t.Resources)); err != nil {
 			l.n.log.Warn("rebuild allocation: task does not fit its node", "task", t.ID, "err", err)
 		}

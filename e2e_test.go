@@ -1,0 +1,361 @@
+package main
+
+// End-to-end: the real binary, started as a user would, driven through the
+// CLI. Nothing is mocked: raft and bolt on disk, the process isolator, HTTP
+// on loopback.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clusterd/clusterd/api"
+)
+
+// buildBinary compiles clusterd once per test binary run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "clusterd")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// server is a clusterd process under test.
+type server struct {
+	t    *testing.T
+	bin  string
+	addr string
+	cmd  *exec.Cmd
+	out  *os.File
+}
+
+// start runs `clusterd ARGS...` with free ports and waits until it prints
+// its URL and registered itself as an agent.
+func start(t *testing.T, bin string, httpPort int, args ...string) *server {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "clusterd.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args = append(args, "--bind", "127.0.0.1", "--http-port", strconv.Itoa(httpPort), "--raft-port", strconv.Itoa(freePort(t)), "--gossip-port", strconv.Itoa(freePort(t)), "--isolator", "process")
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, bin: bin, addr: fmt.Sprintf("http://127.0.0.1:%d", httpPort), cmd: cmd, out: logf}
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			_ = s.cmd.Process.Kill()
+			_, _ = s.cmd.Process.Wait()
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("clusterd log:\n%s", b)
+		}
+	})
+	eventually(t, "node registered", 20*time.Second, func() bool {
+		out, err := s.cli("nodes", "-o", "json")
+		return err == nil && strings.Contains(out, `"state": "ready"`)
+	})
+	return s
+}
+
+// cli runs the CLI against this server and returns stdout (stderr on error).
+func (s *server) cli(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.bin, append([]string{"--addr", s.addr}, args...)...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String() + stderr.String(), err
+	}
+	return stdout.String(), nil
+}
+
+func (s *server) mustCLI(args ...string) string {
+	s.t.Helper()
+	out, err := s.cli(args...)
+	if err != nil {
+		s.t.Fatalf("clusterd %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (s *server) tasks(job string) []api.Task {
+	s.t.Helper()
+	var tasks []api.Task
+	if err := json.Unmarshal([]byte(s.mustCLI("ps", "--job", job, "-o", "json")), &tasks); err != nil {
+		s.t.Fatalf("ps -o json: %v", err)
+	}
+	return tasks
+}
+
+func (s *server) jobs() []api.Job {
+	s.t.Helper()
+	var jobs []api.Job
+	if err := json.Unmarshal([]byte(s.mustCLI("jobs", "-o", "json")), &jobs); err != nil {
+		s.t.Fatalf("jobs -o json: %v", err)
+	}
+	return jobs
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop() {
+	s.t.Helper()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { _, err := s.cmd.Process.Wait(); done <- err }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		s.t.Fatal("clusterd did not exit within 30 s of SIGTERM")
+	}
+}
+
+func (s *server) kill9() {
+	_ = s.cmd.Process.Kill()
+	_, _ = s.cmd.Process.Wait()
+}
+
+func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for: %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func jobFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "job.json")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDevClusterRunsBatchAndServiceJobsThroughTheCLI(t *testing.T) {
+	bin := buildBinary(t)
+	s := start(t, bin, freePort(t), "agent", "--dev")
+
+	// A batch job: run --wait returns once it finished; its output is readable.
+	out := s.mustCLI("run", "--wait", jobFile(t, `{"id":"hello","type":"batch","cmd":"echo hello from $CLUSTERD_TASK_ID","instances":1,"cpus":0.1,"mem":32}`))
+	if !strings.Contains(out, "hello") {
+		t.Fatalf("run output: %q", out)
+	}
+	tasks := s.tasks("hello")
+	if len(tasks) != 1 || tasks[0].State != api.TaskFinished || tasks[0].ExitCode == nil || *tasks[0].ExitCode != 0 {
+		t.Fatalf("hello tasks: %+v", tasks)
+	}
+	if logs := s.mustCLI("logs", tasks[0].ID); strings.TrimSpace(logs) != "hello from "+tasks[0].ID {
+		t.Fatalf("logs of %s: %q", tasks[0].ID, logs)
+	}
+
+	// A failing batch job is retried (default retries 2) and reported failed.
+	if out, err := s.cli("run", "--wait", jobFile(t, `{"id":"fails","type":"batch","cmd":"exit 3","instances":1,"cpus":0.1,"mem":32,"retries":1}`)); err == nil {
+		t.Fatalf("run --wait of a failing job succeeded: %s", out)
+	}
+	failed := s.tasks("fails")
+	if len(failed) != 2 || failed[0].State != api.TaskFailed || *failed[0].ExitCode != 3 {
+		t.Fatalf("a failing batch job with retries 1 should run twice and fail with code 3: %+v", failed)
+	}
+
+	// A service keeps its instances running; a killed task is replaced.
+	s.mustCLI("run", "--wait", jobFile(t, `{"id":"web","type":"service","cmd":"sleep 300","instances":2,"cpus":0.1,"mem":32}`))
+	running := s.tasks("web")
+	if len(running) != 2 {
+		t.Fatalf("web tasks: %+v", running)
+	}
+	victim := running[0].ID
+	s.mustCLI("kill", victim)
+	eventually(t, "the killed task is replaced", 15*time.Second, func() bool {
+		n, killed := 0, false
+		for _, task := range s.tasks("web") {
+			if task.State == api.TaskRunning && task.ID != victim {
+				n++
+			}
+			if task.ID == victim && task.State == api.TaskKilled {
+				killed = true
+			}
+		}
+		return n == 2 && killed
+	})
+
+	// Bad input: each is refused with a message naming the problem, and
+	// none changes state.
+	before := s.jobs()
+	for _, bad := range []struct{ body, want string }{
+		{`{"id":"x","type":"batch"`, "malformed"},
+		{`{"id":"x","type":"batch","cmd":"true","instances":1,"cpus":0.1,"mem":32,"memory":5}`, "memory"},
+		{`{"id":"x","type":"batch","cmd":"true","instances":1,"cpus":0,"mem":32}`, "cpus"},
+		{`{"id":"x","type":"batch","cmd":"true","instances":1,"cpus":-1,"mem":32}`, "cpus"},
+		{`{"id":"x","type":"batch","cmd":"","instances":1,"cpus":0.1,"mem":32}`, "cmd"},
+		{`{"id":"x","type":"batch","cmd":"true","instances":0,"cpus":0.1,"mem":32}`, "instances"},
+		{`{"id":"X Y","type":"batch","cmd":"true","instances":1,"cpus":0.1,"mem":32}`, "id"},
+	} {
+		out, err := s.cli("run", jobFile(t, bad.body))
+		if err == nil || !strings.Contains(out, bad.want) {
+			t.Errorf("run %s: err=%v, output %q should mention %q", bad.body, err, out, bad.want)
+		}
+	}
+	after := s.jobs()
+	if len(after) != len(before) {
+		t.Fatalf("bad input changed the jobs: %d before, %d after", len(before), len(after))
+	}
+
+	// A job bigger than any node is accepted and shown as unplaceable with
+	// the reason, never silently pending.
+	out, err := s.cli("run", "--wait", jobFile(t, `{"id":"huge","type":"service","cmd":"sleep 1","instances":1,"cpus":0.1,"mem":999999}`))
+	if err == nil || !strings.Contains(out, "mem") {
+		t.Fatalf("run --wait of an unplaceable job: err=%v out=%q", err, out)
+	}
+	if code := exitCode(err); code != 2 {
+		t.Fatalf("unplaceable job: exit code %d, want 2", code)
+	}
+	eventually(t, "huge is listed as unplaceable", 10*time.Second, func() bool {
+		for _, j := range s.jobs() {
+			if j.ID == "huge" && j.Pending != nil && j.Pending.Unplaceable && strings.Contains(j.Pending.Message, "mem") {
+				return true
+			}
+		}
+		return false
+	})
+	if out := s.mustCLI("jobs"); !strings.Contains(out, "unplaceable") {
+		t.Fatalf("clusterd jobs does not show why huge is pending:\n%s", out)
+	}
+
+	s.stop()
+	// --dev stops its tasks: nothing of web may outlive the node.
+	for _, task := range running {
+		if task.ID == victim {
+			continue
+		}
+		if alive(t, task) {
+			t.Errorf("task %s still runs after the dev node stopped", task.ID)
+		}
+	}
+}
+
+// alive reports whether a task's `sleep` process still exists, by looking
+// for its CLUSTERD_TASK_ID in every process's environment.
+func alive(t *testing.T, task api.Task) bool {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err == nil && strings.Contains(string(env), "CLUSTERD_TASK_ID="+task.ID+"\x00") {
+			return true
+		}
+	}
+	return false
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+func TestNodeKilledWithSIGKILLRestartsWithItsJobsAndTasks(t *testing.T) {
+	bin := buildBinary(t)
+	dataDir := t.TempDir()
+	port := freePort(t)
+	s := start(t, bin, port, "init", "--data-dir", dataDir)
+	// Whatever happens, kill the task processes this test started.
+	t.Cleanup(func() { killTasks(t, dataDir) })
+
+	s.mustCLI("run", "--wait", jobFile(t, `{"id":"svc","type":"service","cmd":"sleep 300","instances":2,"cpus":0.1,"mem":32}`))
+	s.mustCLI("run", "--wait", jobFile(t, `{"id":"once","type":"batch","cmd":"echo done","instances":1,"cpus":0.1,"mem":32}`))
+	before := s.tasks("svc")
+	s.kill9()
+
+	s = start(t, bin, port, "init", "--data-dir", dataDir)
+	if out := s.mustCLI("status"); !strings.Contains(out, "Leader") {
+		t.Fatalf("status after restart:\n%s", out)
+	}
+	jobs := s.jobs()
+	if len(jobs) != 2 {
+		t.Fatalf("after a SIGKILL restart the node has %d jobs, want 2: %+v", len(jobs), jobs)
+	}
+	// The service's tasks were re-adopted, not restarted: same ids, running.
+	eventually(t, "svc tasks re-adopted", 10*time.Second, func() bool {
+		after := s.tasks("svc")
+		if len(after) != len(before) {
+			return false
+		}
+		for i := range after {
+			if after[i].ID != before[i].ID || after[i].State != api.TaskRunning {
+				return false
+			}
+		}
+		return true
+	})
+	if once := s.tasks("once"); len(once) != 1 || once[0].State != api.TaskFinished {
+		t.Fatalf("finished batch task after restart: %+v", once)
+	}
+	// A clean stop keeps tasks running (they belong to the cluster, not to
+	// this process); the next start re-adopts them again.
+	s.mustCLI("kill", "svc")
+	eventually(t, "svc tasks killed", 15*time.Second, func() bool {
+		for _, task := range s.tasks("svc") {
+			if task.State != api.TaskKilled {
+				return false
+			}
+		}
+		return true
+	})
+	s.stop()
+}
+
+// killTasks kills every task process recorded in a data dir's checkpoints.
+func killTasks(t *testing.T, dataDir string) {
+	dirs, _ := filepath.Glob(filepath.Join(dataDir, "agent", "tasks", "*", "task.json"))
+	for _, p := range dirs {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		var cp struct {
+			PID int `json:"pid"`
+		}
+		_ = json.NewDecoder(bufio.NewReader(f)).Decode(&cp)
+		f.Close()
+		if cp.PID > 1 {
+			_ = syscall.Kill(-cp.PID, syscall.SIGKILL)
+		}
+	}
+}

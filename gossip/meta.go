@@ -1,0 +1,67 @@
+// Package gossip owns cluster membership over memberlist: who is alive,
+// their addresses and the small metadata each node gossips about itself,
+// join/leave/fail events, and the encryption key.
+//
+// It must not carry large state: memberlist metadata is at most 512 bytes,
+// and everything else travels through Raft. Only node imports it.
+//
+// This first part is the node metadata; the memberlist wiring arrives with
+// `clusterd join` (issue 3).
+package gossip
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// MetaMaxBytes is memberlist's limit on a node's metadata.
+const MetaMaxBytes = 512
+
+// metaVersion lets a newer clusterd read an older node's metadata.
+const metaVersion = 1
+
+// Meta is what a node tells every other node about itself through gossip:
+// enough to reach it and to decide whether it can be a Raft voter.
+type Meta struct {
+	Version  int    `json:"v"`
+	NodeID   string `json:"id"`
+	HTTPPort int    `json:"http"`
+	RaftPort int    `json:"raft"`
+	// Build is the clusterd version the node runs.
+	Build string `json:"build,omitempty"`
+	// Server is true when the node may hold the Raft log (a voter).
+	Server bool `json:"server,omitempty"`
+	// Zone spreads voters across failure domains.
+	Zone string `json:"zone,omitempty"`
+}
+
+// Encode serializes the metadata and refuses anything over memberlist's
+// limit, naming the field to shorten, instead of letting memberlist drop it.
+func (m Meta) Encode() ([]byte, error) {
+	m.Version = metaVersion
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode gossip metadata: %w", err)
+	}
+	if len(b) > MetaMaxBytes {
+		return nil, fmt.Errorf("gossip metadata is %d bytes, over memberlist's %d: shorten the node id (%d bytes), build (%d) or zone (%d)",
+			len(b), MetaMaxBytes, len(m.NodeID), len(m.Build), len(m.Zone))
+	}
+	return b, nil
+}
+
+// DecodeMeta parses metadata from another node. Unknown fields (from a newer
+// node) are ignored; a newer major layout is an error.
+func DecodeMeta(b []byte) (Meta, error) {
+	var m Meta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("decode gossip metadata: %w", err)
+	}
+	if m.Version < 1 || m.Version > metaVersion {
+		return m, fmt.Errorf("gossip metadata version %d is not understood by this clusterd (knows %d): upgrade it", m.Version, metaVersion)
+	}
+	if m.NodeID == "" {
+		return m, fmt.Errorf("gossip metadata has no node id")
+	}
+	return m, nil
+}
