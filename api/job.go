@@ -102,7 +102,7 @@ func jsonError(err error) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr):
-		return invalid(typeErr.Field, "must be a %s, not %s", typeErr.Type.String(), typeErr.Value)
+		return invalid(typeErr.Field, "has the wrong type: got a JSON %s, want %s", typeErr.Value, typeErr.Type.String())
 	case errors.As(err, &syntaxErr):
 		return invalid("", "malformed JSON at byte %d: %v", syntaxErr.Offset, err)
 	case errors.Is(err, io.EOF):

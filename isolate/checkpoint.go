@@ -69,8 +69,13 @@ func (c exitCheckpoint) exit() Exit {
 }
 
 // writeJSONAtomic replaces path with v: it writes a temporary file in the
-// same directory, fsyncs it and renames it over path, so a reader (or a
-// restarted agent) sees the old content or the new one, never a part.
+// same directory and renames it over path, so a reader (or a restarted
+// agent) sees the old content or the new one, never a part.
+//
+// It does not fsync, on purpose: checkpoints only matter across a restart of
+// clusterd, which the page cache survives. A machine crash that could lose
+// unsynced data also kills every task the checkpoints describe, so syncing
+// would buy nothing and cost a disk flush per launch and per exit.
 func writeJSONAtomic(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -82,9 +87,6 @@ func writeJSONAtomic(path string, v any) error {
 	}
 	tmp := f.Name()
 	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -58,7 +58,12 @@ func launch(t *testing.T, p *isolate.Process, id, cmd string) isolate.Running {
 	if err != nil {
 		t.Fatalf("Launch %s: %v", id, err)
 	}
-	t.Cleanup(func() { syscall.Kill(-r.PID, syscall.SIGKILL) })
+	t.Cleanup(func() {
+		// Close first: a watching isolator would record the exit this kill
+		// causes while t.TempDir is being removed.
+		p.Close()
+		syscall.Kill(-r.PID, syscall.SIGKILL)
+	})
 	return r
 }
 

@@ -24,6 +24,13 @@ type agent struct {
 	// reported are tasks whose terminal update was sent but is not applied
 	// yet: the state still lists them as active, and they must not start again.
 	reported map[string]bool
+	// finished are tasks that ended here; their sandboxes and logs are
+	// removed once the cluster forgot them (see leader.collectGarbage).
+	finished  map[string]bool
+	lastSweep time.Time
+	launched  chan launchResult
+	slots     chan struct{}
+	inflight  sync.WaitGroup
 	// syncedAt is the Raft index of this agent's registration. Until the
 	// local state has applied it, the state may be a stale replay (right
 	// after a restart) and must not decide what to kill or start.
@@ -34,10 +41,27 @@ type agent struct {
 
 type localTask struct {
 	killing bool
+	// launching is true until the launch goroutine reported back; an exit
+	// that arrives before that is kept in early and reported after
+	// TASK_RUNNING, so updates reach the log in order.
+	launching bool
+	early     *isolate.Exit
 }
 
+// launchResult is what a launch goroutine hands back to the agent loop.
+type launchResult struct {
+	taskID string
+	at     time.Time
+	err    error
+}
+
+// maxParallelLaunches bounds concurrent Launch calls: each is mostly waiting
+// on the filesystem (sandbox, log files, checkpoint) and on fork/exec.
+const maxParallelLaunches = 16
+
 func (n *Node) runAgent(ctx context.Context) {
-	a := &agent{n: n, iso: n.iso, local: map[string]*localTask{}, reported: map[string]bool{}, queue: newStatusQueue()}
+	a := &agent{n: n, iso: n.iso, local: map[string]*localTask{}, reported: map[string]bool{}, finished: map[string]bool{}, queue: newStatusQueue(),
+		launched: make(chan launchResult, maxParallelLaunches), slots: make(chan struct{}, maxParallelLaunches)}
 	running, err := a.iso.Recover(ctx)
 	if err != nil {
 		n.log.Error("re-adopt running tasks", "err", err)
@@ -52,6 +76,7 @@ func (n *Node) runAgent(ctx context.Context) {
 	wg.Add(1)
 	go func() { defer wg.Done(); a.queue.sendLoop(ctx, n) }()
 	defer wg.Wait()
+	defer a.inflight.Wait()
 
 	retry := time.NewTicker(500 * time.Millisecond)
 	defer retry.Stop()
@@ -62,6 +87,7 @@ func (n *Node) runAgent(ctx context.Context) {
 		}
 		if a.registered && n.fsm.View().Index() >= a.syncedAt {
 			a.reconcile(ctx)
+			a.sweep(time.Now())
 		}
 		select {
 		case <-ctx.Done():
@@ -70,6 +96,8 @@ func (n *Node) runAgent(ctx context.Context) {
 			}
 			return
 		case <-changed:
+		case r := <-a.launched:
+			a.launchDone(r)
 		case e := <-a.iso.Exits():
 			a.exited(e)
 			// Drain what else has ended, so one reconcile covers a burst.
@@ -90,19 +118,21 @@ func (n *Node) runAgent(ctx context.Context) {
 // a --dev node does this: its data dir is deleted on exit, so nothing could
 // re-adopt the tasks it leaves behind.
 func (a *agent) stopAll() {
+	a.inflight.Wait() // launches finish (or give up) first
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for id := range a.local {
-		if err := a.iso.Kill(ctx, id, 2*time.Second); err != nil {
-			delete(a.local, id)
+	left := map[string]bool{}
+	for _, r := range a.iso.Running() {
+		if err := a.iso.Kill(ctx, r.TaskID, 2*time.Second); err == nil {
+			left[r.TaskID] = true
 		}
 	}
-	for len(a.local) > 0 {
+	for len(left) > 0 {
 		select {
 		case e := <-a.iso.Exits():
-			delete(a.local, e.TaskID)
+			delete(left, e.TaskID)
 		case <-ctx.Done():
-			a.n.log.Warn("dev node: tasks still running at exit", "count", len(a.local))
+			a.n.log.Warn("dev node: tasks still running at exit", "count", len(left))
 			return
 		}
 	}
@@ -187,22 +217,52 @@ func grace(seconds float64) time.Duration {
 	return time.Duration(seconds * float64(time.Second))
 }
 
+// launch starts a task in the background; launchDone gets the result.
 func (a *agent) launch(ctx context.Context, t *raftfsm.Task, now time.Time) {
 	spec := isolate.LaunchSpec{
 		TaskID: t.ID, Cmd: t.Cmd, Env: t.Env, KillGrace: grace(t.KillGraceSeconds),
 		Limits: isolate.Limits{CPUs: t.Resources.CPUs, MemMiB: t.Resources.Mem, DiskMiB: t.Resources.Disk},
 	}
-	if _, err := a.iso.Launch(ctx, spec); err != nil {
-		a.report(t.ID, raftfsm.TaskFailed, fmt.Sprintf("launch failed: %v", err), nil, now)
+	a.local[t.ID] = &localTask{launching: true}
+	a.queue.push(raftfsm.StatusUpdate{TaskID: t.ID, State: raftfsm.TaskStarting, At: now})
+	a.inflight.Add(1)
+	go func() {
+		defer a.inflight.Done()
+		a.slots <- struct{}{}
+		_, err := a.iso.Launch(ctx, spec)
+		<-a.slots
+		select {
+		case a.launched <- launchResult{taskID: spec.TaskID, at: time.Now(), err: err}:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+func (a *agent) launchDone(r launchResult) {
+	lt := a.local[r.taskID]
+	if lt == nil {
 		return
 	}
-	a.local[t.ID] = &localTask{}
-	a.queue.push(raftfsm.StatusUpdate{TaskID: t.ID, State: raftfsm.TaskStarting, At: now})
-	a.queue.push(raftfsm.StatusUpdate{TaskID: t.ID, State: raftfsm.TaskRunning, At: now})
+	lt.launching = false
+	if r.err != nil {
+		delete(a.local, r.taskID)
+		a.report(r.taskID, raftfsm.TaskFailed, fmt.Sprintf("launch failed: %v", r.err), nil, r.at)
+		return
+	}
+	a.queue.push(raftfsm.StatusUpdate{TaskID: r.taskID, State: raftfsm.TaskRunning, At: r.at})
+	if lt.early != nil {
+		a.exited(*lt.early)
+	} else if lt.killing {
+		// A kill was requested while it was starting.
+		a.kill(context.Background(), r.taskID, lt, 0)
+	}
 }
 
 func (a *agent) kill(ctx context.Context, id string, lt *localTask, g time.Duration) {
 	lt.killing = true
+	if lt.launching {
+		return // launchDone kills it once it has started
+	}
 	if err := a.iso.Kill(ctx, id, g); err != nil {
 		a.n.log.Warn("kill task", "task", id, "err", err)
 	}
@@ -216,7 +276,12 @@ func (a *agent) report(id, state, msg string, code *int, at time.Time) {
 
 // exited maps an isolator exit to the Mesos terminal state.
 func (a *agent) exited(e isolate.Exit) {
+	if lt := a.local[e.TaskID]; lt != nil && lt.launching {
+		lt.early = &e
+		return
+	}
 	delete(a.local, e.TaskID)
+	a.finished[e.TaskID] = true
 	at := e.Time
 	if at.IsZero() {
 		at = time.Now()
@@ -237,6 +302,28 @@ func (a *agent) exited(e isolate.Exit) {
 		a.report(e.TaskID, raftfsm.TaskLost, e.Message, nil, at)
 	default:
 		a.report(e.TaskID, raftfsm.TaskFailed, e.Message, nil, at)
+	}
+}
+
+// sweep removes the files of finished tasks the cluster no longer lists.
+func (a *agent) sweep(now time.Time) {
+	if now.Sub(a.lastSweep) < gcInterval {
+		return
+	}
+	a.lastSweep = now
+	rm, ok := a.iso.(isolate.Remover)
+	if !ok {
+		return
+	}
+	v := a.n.fsm.View()
+	for id := range a.finished {
+		if v.Task(id) != nil {
+			continue
+		}
+		if err := rm.Remove(id); err != nil {
+			a.n.log.Warn("remove files of a forgotten task", "task", id, "err", err)
+		}
+		delete(a.finished, id)
 	}
 }
 

@@ -98,6 +98,8 @@ func openRaft(cfg Config, id, advertise string, fsm *raftfsm.FSM, logger *slog.L
 			return nil, false, fmt.Errorf("bootstrap cluster: %w", err)
 		}
 		bootstrapped = true
+	} else if !hasState {
+		logger.Warn("this node is not part of a cluster yet: it waits to be joined. Run `clusterd init` on the first machine to create one (or `clusterd agent --dev` to try clusterd out)", "data_dir", cfg.DataDir)
 	}
 	return &raftParts{raft: r, transport: trans, store: store}, bootstrapped, nil
 }

@@ -177,7 +177,7 @@ func TestSubmitJobRejectsBadSpecsBeforeTheBackend(t *testing.T) {
 		{"unknown field", `{"id":"a","type":"batch","cmd":"x","instances":1,"cpu":1,"mem":32}`, "cpu", "unknown field"},
 		{"zero cpus", `{"id":"a","type":"batch","cmd":"x","instances":1,"cpus":0,"mem":32}`, "cpus", "more than 0"},
 		{"empty cmd", `{"id":"a","type":"batch","cmd":" ","instances":1,"cpus":1,"mem":32}`, "cmd", "required"},
-		{"wrong type", `{"id":"a","type":"batch","cmd":"x","instances":"1","cpus":1,"mem":32}`, "instances", "must be"},
+		{"wrong type", `{"id":"a","type":"batch","cmd":"x","instances":"1","cpus":1,"mem":32}`, "instances", "wrong type"},
 		{"two documents", `{"id":"a","type":"batch","cmd":"x","instances":1,"cpus":1,"mem":32} {}`, "", "one job"},
 	}
 	for _, c := range cases {

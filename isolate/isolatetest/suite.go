@@ -87,13 +87,13 @@ func (h *harness) launch(id, cmd string, env map[string]string, grace time.Durat
 	if r.TaskID != id || r.PID <= 0 {
 		h.t.Fatalf("Launch %s returned %+v; want its task id and a pid", id, r)
 	}
-	killGroupAtCleanup(h.t, r.PID)
+	h.t.Cleanup(func() {
+		// Close first: an isolator still watching would record the exit
+		// this kill causes while t.TempDir is being removed.
+		_ = h.iso.Close()
+		_ = syscall.Kill(-r.PID, syscall.SIGKILL)
+	})
 	return r
-}
-
-// killGroupAtCleanup SIGKILLs process group pgid when the test ends.
-func killGroupAtCleanup(t *testing.T, pgid int) {
-	t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
 }
 
 // killAtCleanup SIGKILLs pid when the test ends.
@@ -275,8 +275,7 @@ func (s suite) testDuplicate(t *testing.T) {
 func (s suite) testInvalidID(t *testing.T) {
 	h, _ := s.start(t, t.TempDir())
 	for _, id := range []string{"", ".", "..", "a/b", "../escape", "/abs", "nl\nid", strings.Repeat("x", 201)} {
-		if r, err := h.iso.Launch(ctx(t), isolate.LaunchSpec{TaskID: id, Cmd: "true"}); err == nil {
-			killGroupAtCleanup(t, r.PID)
+		if _, err := h.iso.Launch(ctx(t), isolate.LaunchSpec{TaskID: id, Cmd: "true"}); err == nil {
 			t.Errorf("Launch with task id %q succeeded; want an error", id)
 		}
 	}
