@@ -23,10 +23,52 @@ func agentCommand() *cli.Command {
 		Name:  "agent",
 		Usage: "run a node of an existing cluster (or, with --dev, a throwaway one-node cluster)",
 		Description: "Runs this machine as a clusterd node until SIGINT or SIGTERM; a second signal exits at once.\n" +
-			"Running tasks keep running across a restart and are re-adopted from --data-dir.\n\n" +
+			"SIGTERM leaves the cluster gracefully (--leave-on-terminate); a cluster's only node just stops,\n" +
+			"and its running tasks keep running and are re-adopted from --data-dir.\n\n" +
 			"With --dev: a one-node cluster in a temporary data dir (removed on exit), bound to 127.0.0.1.",
 		Flags:  nodeFlags(),
 		Action: func(c *cli.Context) error { return runNode(c, false) },
+	}
+}
+
+func joinCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "join",
+		Usage:     "join the cluster a peer belongs to, and run this machine as one of its nodes",
+		ArgsUsage: "PEER [PEER...]",
+		Description: "PEER is the IP (or IP:gossip-port) of any member, leader or not. Peers are retried with backoff\n" +
+			"until one answers or --join-timeout passes. With --bootstrap-expect N, run the same line on N\n" +
+			"machines (naming each other): the cluster forms once N of them see each other.\n" +
+			"Restarting the same command resumes from --data-dir.",
+		Flags: nodeFlags(),
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return usageErrorf("join needs at least one PEER: the IP of any cluster member (e.g. clusterd join 10.0.1.5)")
+			}
+			for _, a := range c.Args().Slice() {
+				if strings.HasPrefix(a, "-") {
+					return usageErrorf("join: flags go before the peers: clusterd join [flags] PEER... (got %q after a peer)", a)
+				}
+			}
+			return runNode(c, false)
+		},
+	}
+}
+
+func leaveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "leave",
+		Usage: "make the node at --addr leave the cluster gracefully and exit",
+		Description: "The node's tasks are replaced on other nodes, a leader hands over leadership first, and a voter\n" +
+			"is removed from the Raft configuration. A cluster's only node refuses to leave.",
+		Flags: clientFlags(false),
+		Action: clientAction(0, "", func(c *cli.Context, env *clientEnv) error {
+			if err := env.c.Leave(c.Context); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.stdout, "the node at %s is leaving the cluster\n", lookupString(c, "addr"))
+			return nil
+		}),
 	}
 }
 
@@ -58,6 +100,15 @@ func nodeFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("LOG_LEVEL"), Usage: "debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: env("LOG_FORMAT"), Usage: "text or json"},
 		&cli.BoolFlag{Name: "dev", EnvVars: env("DEV"), Usage: "throwaway one-node cluster on 127.0.0.1 in a temporary data dir"},
+		&cli.StringSliceFlag{Name: "join", EnvVars: env("JOIN"), Usage: "IP or IP:gossip-port of a cluster member to join through (repeatable)"},
+		&cli.DurationFlag{Name: "join-timeout", Value: def.JoinTimeout, EnvVars: env("JOIN_TIMEOUT"), Usage: "give up joining (and exit non-zero) when no peer answered within this time"},
+		&cli.IntFlag{Name: "bootstrap-expect", EnvVars: env("BOOTSTRAP_EXPECT"), Usage: "form a new cluster once this many server nodes (with the same flag) see each other"},
+		&cli.IntFlag{Name: "voters", Value: def.Voters, EnvVars: env("VOTERS"), Usage: "number of Raft voters the leader keeps (3; 5 recommended past 10 nodes)"},
+		&cli.BoolFlag{Name: "server", Value: def.Server, EnvVars: env("SERVER"), Usage: "this node may be a Raft voter (--server=false: agent only)"},
+		&cli.BoolFlag{Name: "leave-on-terminate", Value: def.LeaveOnTerminate, EnvVars: env("LEAVE_ON_TERMINATE"), Usage: "SIGTERM leaves the cluster gracefully (tasks move elsewhere); false: tasks keep running for a restart"},
+		&cli.DurationFlag{Name: "node-lost-grace", Value: def.NodeLostGrace, EnvVars: env("NODE_LOST_GRACE"), Usage: "how long a node gossip declared dead may stay so before its tasks are replaced"},
+		&cli.DurationFlag{Name: "voter-replace-after", Value: def.VoterReplaceAfter, EnvVars: env("VOTER_REPLACE_AFTER"), Usage: "how long a voter must be dead before another node replaces it"},
+		&cli.Uint64Flag{Name: "raft-snapshot-threshold", Value: def.SnapshotThreshold, EnvVars: env("RAFT_SNAPSHOT_THRESHOLD"), Usage: "Raft log entries between snapshots", Hidden: true},
 	}
 }
 
@@ -94,6 +145,18 @@ func nodeConfig(c *cli.Context, bootstrap bool) (node.Config, error) {
 		return cfg, err
 	}
 	cfg.Attributes = attrs
+	cfg.Join = append(c.StringSlice("join"), c.Args().Slice()...)
+	cfg.JoinTimeout = c.Duration("join-timeout")
+	cfg.BootstrapExpect = c.Int("bootstrap-expect")
+	cfg.Voters = c.Int("voters")
+	cfg.Server = c.Bool("server")
+	cfg.LeaveOnTerminate = c.Bool("leave-on-terminate")
+	cfg.NodeLostGrace = c.Duration("node-lost-grace")
+	cfg.VoterReplaceAfter = c.Duration("voter-replace-after")
+	cfg.SnapshotThreshold = c.Uint64("raft-snapshot-threshold")
+	if cfg.BootstrapExpect > 0 && len(cfg.Join) == 0 {
+		return cfg, usageErrorf("--bootstrap-expect %d: name the other machines to find (clusterd join --bootstrap-expect %d IP1 IP2 ...)", cfg.BootstrapExpect, cfg.BootstrapExpect)
+	}
 	if c.Bool("dev") {
 		cfg.Dev, cfg.Bootstrap = true, true
 		for _, f := range []string{"bind", "advertise"} {
@@ -151,8 +214,8 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 
 // runNode runs `agent` or `init` until a signal.
 func runNode(c *cli.Context, bootstrap bool) error {
-	if c.NArg() > 0 {
-		return usageErrorf("%s takes no arguments, got %q (joining comes with `clusterd join`)", c.Command.Name, c.Args().Slice())
+	if c.NArg() > 0 && c.Command.Name != "join" {
+		return usageErrorf("%s takes no arguments, got %q (to join a cluster: clusterd join PEER, or --join PEER)", c.Command.Name, c.Args().Slice())
 	}
 	cfg, err := nodeConfig(c, bootstrap)
 	if err != nil {
@@ -218,7 +281,7 @@ func handleSignals(logger *slog.Logger, cancel context.CancelFunc, cleanup func(
 			case s := <-sigs:
 				if first {
 					first = false
-					logger.Info("shutting down; running tasks keep running (signal again to exit at once)", "signal", s.String())
+					logger.Info("shutting down (signal again to exit at once)", "signal", s.String())
 					cancel()
 					continue
 				}

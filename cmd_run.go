@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/web/client"
 )
 
 func runCommand() *cli.Command {
@@ -73,8 +74,13 @@ func readJobFile(name string, stdin io.Reader) ([]byte, error) {
 	return raw, nil
 }
 
-// pollInterval is how often --wait re-reads the job.
+// pollInterval is how often --wait re-reads the job when no change event
+// arrives; events from /v1/events make it re-read at once.
 const pollInterval = time.Second
+
+// staleGrace is how long a job that was just submitted may be missing: the
+// node answering reads may be a replica a few entries behind the leader.
+const staleGrace = 5 * time.Second
 
 // waitJob polls the job and its tasks until waitProgress says done, showing
 // progress on stderr.
@@ -85,6 +91,11 @@ func waitJob(parent context.Context, env *clientEnv, id string, timeout time.Dur
 	defer p.finish()
 	spin := time.NewTicker(120 * time.Millisecond)
 	defer spin.Stop()
+	events, err := env.c.Events(ctx)
+	if err != nil {
+		events = nil // an old server or a proxy without streaming: poll only
+	}
+	started := time.Now()
 	var nextPoll time.Time
 	for {
 		if !time.Now().Before(nextPoll) {
@@ -93,6 +104,9 @@ func waitJob(parent context.Context, env *clientEnv, id string, timeout time.Dur
 			var tasks []api.Task
 			if err == nil {
 				tasks, err = env.c.Tasks(ctx, api.TaskFilter{Job: id})
+			}
+			if client.IsNotFound(err) && time.Since(started) < staleGrace {
+				continue
 			}
 			if err != nil {
 				return waitError(parent, ctx, err, id, timeout, p.last)
@@ -109,6 +123,12 @@ func waitJob(parent context.Context, env *clientEnv, id string, timeout time.Dur
 			return waitError(parent, ctx, ctx.Err(), id, timeout, p.last)
 		case <-spin.C:
 			p.tick()
+		case _, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			nextPoll = time.Time{}
 		}
 	}
 }

@@ -108,6 +108,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			agentCommand(),
 			initCommand(),
+			joinCommand(),
+			leaveCommand(),
 			statusCommand(),
 			nodesCommand(),
 			jobsCommand(),

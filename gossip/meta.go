@@ -1,12 +1,3 @@
-// Package gossip owns cluster membership over memberlist: who is alive,
-// their addresses and the small metadata each node gossips about itself,
-// join/leave/fail events, and the encryption key.
-//
-// It must not carry large state: memberlist metadata is at most 512 bytes,
-// and everything else travels through Raft. Only node imports it.
-//
-// This first part is the node metadata; the memberlist wiring arrives with
-// `clusterd join` (issue 3).
 package gossip
 
 import (
@@ -33,6 +24,15 @@ type Meta struct {
 	Server bool `json:"server,omitempty"`
 	// Zone spreads voters across failure domains.
 	Zone string `json:"zone,omitempty"`
+	// ClusterID is the cluster this node belongs to, empty until it belongs
+	// to one. Two nodes with different non-empty cluster ids never merge.
+	ClusterID string `json:"cluster,omitempty"`
+	// HasState is true when the node holds Raft state: it was bootstrapped
+	// or joined before, so it must never bootstrap again.
+	HasState bool `json:"state,omitempty"`
+	// Leaving is set by Membership.Leave just before the node leaves, so
+	// that the others report MemberLeft rather than MemberFailed.
+	Leaving bool `json:"leaving,omitempty"`
 }
 
 // Encode serializes the metadata and refuses anything over memberlist's
@@ -44,8 +44,8 @@ func (m Meta) Encode() ([]byte, error) {
 		return nil, fmt.Errorf("encode gossip metadata: %w", err)
 	}
 	if len(b) > MetaMaxBytes {
-		return nil, fmt.Errorf("gossip metadata is %d bytes, over memberlist's %d: shorten the node id (%d bytes), build (%d) or zone (%d)",
-			len(b), MetaMaxBytes, len(m.NodeID), len(m.Build), len(m.Zone))
+		return nil, fmt.Errorf("gossip metadata is %d bytes, over memberlist's %d: shorten the node id (%d bytes), build (%d), zone (%d) or cluster id (%d)",
+			len(b), MetaMaxBytes, len(m.NodeID), len(m.Build), len(m.Zone), len(m.ClusterID))
 	}
 	return b, nil
 }

@@ -6,12 +6,12 @@ import (
 )
 
 func TestMetaRoundTripsAndFitsMemberlistLimit(t *testing.T) {
-	in := Meta{NodeID: "9471ea9d2c402462", HTTPPort: 5050, RaftPort: 5051, Build: "v0.1.0", Server: true, Zone: "us-east-1a"}
+	in := Meta{NodeID: "9471ea9d2c402462", HTTPPort: 5050, RaftPort: 5051, Build: "v0.1.0", Server: true, Zone: "us-east-1a", ClusterID: "c7d2a1f0e5b94c3a", HasState: true}
 	b, err := in.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b) > MetaMaxBytes/4 {
+	if len(b) > MetaMaxBytes/3 {
 		t.Fatalf("typical metadata is %d bytes; keep it well under %d", len(b), MetaMaxBytes)
 	}
 	out, err := DecodeMeta(b)

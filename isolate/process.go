@@ -111,9 +111,10 @@ func (p *Process) Capabilities() Capabilities {
 // then are sent again by the next Recover.
 func (p *Process) Exits() <-chan Exit { return p.exits.out }
 
-// LogPath is Dir/tasks/<task>/stdout or stderr; "" for another stream.
+// LogPath is Dir/tasks/<task>/stdout or stderr; "" for another stream or
+// an id that is not a valid task id (which could otherwise name any file).
 func (p *Process) LogPath(taskID, stream string) string {
-	if stream != "stdout" && stream != "stderr" {
+	if (stream != "stdout" && stream != "stderr") || ValidateTaskID(taskID) != nil {
 		return ""
 	}
 	return filepath.Join(p.taskDir(taskID), stream)

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -19,6 +20,9 @@ const maxStatusBatch = 1024
 type agent struct {
 	n   *Node
 	iso isolate.Isolator
+	cp  *controlPlane
+	// state is the latest answer about this node's tasks.
+	state *taskWatch
 	// local are tasks started (or re-adopted) here and not yet exited.
 	local map[string]*localTask
 	// reported are tasks whose terminal update was sent but is not applied
@@ -32,7 +36,7 @@ type agent struct {
 	slots     chan struct{}
 	inflight  sync.WaitGroup
 	// syncedAt is the Raft index of this agent's registration. Until the
-	// local state has applied it, the state may be a stale replay (right
+	// state it reads has applied it, that state may be a stale replay (right
 	// after a restart) and must not decide what to kill or start.
 	syncedAt   uint64
 	registered bool
@@ -60,8 +64,8 @@ type launchResult struct {
 const maxParallelLaunches = 16
 
 func (n *Node) runAgent(ctx context.Context) {
-	a := &agent{n: n, iso: n.iso, local: map[string]*localTask{}, reported: map[string]bool{}, finished: map[string]bool{}, queue: newStatusQueue(),
-		launched: make(chan launchResult, maxParallelLaunches), slots: make(chan struct{}, maxParallelLaunches)}
+	a := &agent{n: n, iso: n.iso, cp: &controlPlane{n: n, peer: n.peer}, local: map[string]*localTask{}, reported: map[string]bool{}, finished: map[string]bool{},
+		queue: newStatusQueue(), launched: make(chan launchResult, maxParallelLaunches), slots: make(chan struct{}, maxParallelLaunches)}
 	running, err := a.iso.Recover(ctx)
 	if err != nil {
 		n.log.Error("re-adopt running tasks", "err", err)
@@ -73,29 +77,32 @@ func (n *Node) runAgent(ctx context.Context) {
 		n.log.Info("re-adopted running tasks", "count", len(running))
 	}
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); a.queue.sendLoop(ctx, n) }()
+	wg.Add(2)
+	go func() { defer wg.Done(); a.queue.sendLoop(ctx, n, a.cp) }()
+	watches := make(chan taskWatch, 1)
+	go func() { defer wg.Done(); a.watchLoop(ctx, watches) }()
 	defer wg.Wait()
 	defer a.inflight.Wait()
 
 	retry := time.NewTicker(500 * time.Millisecond)
 	defer retry.Stop()
 	for {
-		changed := n.fsm.Changed()
 		if !a.registered {
-			a.register()
-		}
-		if a.registered && n.fsm.View().Index() >= a.syncedAt {
-			a.reconcile(ctx)
-			a.sweep(time.Now())
+			a.register(ctx)
 		}
 		select {
 		case <-ctx.Done():
-			if n.cfg.Dev {
+			if n.cfg.Dev || n.stopTasksOnExit.Load() {
 				a.stopAll()
 			}
 			return
-		case <-changed:
+		case w := <-watches:
+			a.state = &w
+			if w.Node == nil || w.Node.State == raftfsm.NodeLeft {
+				if a.registered && w.Index >= a.syncedAt && !n.stopTasksOnExit.Load() {
+					a.registered = false // the cluster forgot this node: register again
+				}
+			}
 		case r := <-a.launched:
 			a.launchDone(r)
 		case e := <-a.iso.Exits():
@@ -111,6 +118,41 @@ func (n *Node) runAgent(ctx context.Context) {
 			}
 		case <-retry.C:
 		}
+		if a.registered && a.state != nil && a.state.Index >= a.syncedAt {
+			a.reconcile(ctx, a.state.Tasks)
+			a.sweep(ctx, time.Now())
+		}
+	}
+}
+
+// watchLoop keeps a blocking query open for this node's tasks and hands
+// every answer to the agent loop (the newest replaces one not yet taken).
+func (a *agent) watchLoop(ctx context.Context, out chan taskWatch) {
+	var index uint64
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		w, err := a.cp.watchTasks(ctx, index)
+		if err != nil {
+			a.n.log.Debug("watch this node's tasks", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff + rand.N(backoff/2)):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if w.Index < index {
+			// An answer from a replica that is behind: wait for a newer one.
+			continue
+		}
+		index = w.Index
+		select {
+		case <-out:
+		default:
+		}
+		out <- w
 	}
 }
 
@@ -140,7 +182,7 @@ func (a *agent) stopAll() {
 
 // register tells the leader what this node offers. Until a leader exists it
 // fails and is retried.
-func (a *agent) register() {
+func (a *agent) register(ctx context.Context) {
 	n := a.n
 	total := machineToFSM(n.machine)
 	o, set := n.cfg.Resources, n.cfg.ResourcesSet
@@ -163,10 +205,9 @@ func (a *agent) register() {
 		ID: n.id, Name: n.cfg.NodeName, HTTPAddr: n.httpAddr, RaftAddr: string(n.raft.transport.LocalAddr()),
 		Isolator: a.iso.Name(), Version: n.cfg.Version, Total: total, Attributes: n.cfg.Attributes, State: raftfsm.NodeReady,
 	}
-	if existing := n.fsm.View().Node(n.id); existing != nil && existing.State != raftfsm.NodeReady {
-		nd.State = existing.State // a restart does not undo a drain
-	}
-	_, index, err := n.applyAt(&raftfsm.RegisterNode{Node: nd, At: time.Now()})
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	index, err := a.cp.apply(rctx, &raftfsm.RegisterNode{Node: nd, At: time.Now()})
 	if err != nil {
 		n.log.Debug("register with the leader", "err", err)
 		return
@@ -178,8 +219,7 @@ func (a *agent) register() {
 // reconcile compares what the state says this node should run with what it
 // runs: it starts new tasks, kills those marked for killing and those the
 // state no longer lists as active.
-func (a *agent) reconcile(ctx context.Context) {
-	tasks := a.n.fsm.View().ActiveTasksOnNode(a.n.id)
+func (a *agent) reconcile(ctx context.Context, tasks []*raftfsm.Task) {
 	want := make(map[string]bool, len(tasks))
 	now := time.Now()
 	for _, t := range tasks {
@@ -306,7 +346,7 @@ func (a *agent) exited(e isolate.Exit) {
 }
 
 // sweep removes the files of finished tasks the cluster no longer lists.
-func (a *agent) sweep(now time.Time) {
+func (a *agent) sweep(ctx context.Context, now time.Time) {
 	if now.Sub(a.lastSweep) < gcInterval {
 		return
 	}
@@ -315,9 +355,8 @@ func (a *agent) sweep(now time.Time) {
 	if !ok {
 		return
 	}
-	v := a.n.fsm.View()
 	for id := range a.finished {
-		if v.Task(id) != nil {
+		if known, err := a.cp.taskKnown(ctx, id); err != nil || known {
 			continue
 		}
 		if err := rm.Remove(id); err != nil {
@@ -367,7 +406,7 @@ func (q *statusQueue) requeue(batch []raftfsm.StatusUpdate) {
 // sendLoop delivers updates at least once, retrying with backoff while there
 // is no leader. Order per task is kept: a batch is sent whole and retried
 // before anything queued after it.
-func (q *statusQueue) sendLoop(ctx context.Context, n *Node) {
+func (q *statusQueue) sendLoop(ctx context.Context, n *Node, cp *controlPlane) {
 	backoff := 50 * time.Millisecond
 	for {
 		select {
@@ -380,7 +419,7 @@ func (q *statusQueue) sendLoop(ctx context.Context, n *Node) {
 			if len(batch) == 0 {
 				break
 			}
-			if _, err := n.apply(&raftfsm.TaskStatusBatch{Updates: batch}); err != nil {
+			if _, err := cp.apply(ctx, &raftfsm.TaskStatusBatch{Updates: batch}); err != nil {
 				q.requeue(batch)
 				n.log.Debug("send status updates", "err", err, "updates", len(batch))
 				select {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"time"
@@ -20,8 +22,20 @@ type backend struct{ n *Node }
 
 var _ web.Backend = (*backend)(nil)
 
+// view returns the local replica for reads, or sends the client to a node
+// that has one (agent-only nodes hold no copy of the state).
+func (b *backend) view() (*raftfsm.View, error) {
+	if !b.n.hasReplica() {
+		return nil, b.n.notLeader()
+	}
+	return b.n.fsm.View(), nil
+}
+
 func (b *backend) Status(ctx context.Context) (api.Status, error) {
 	n := b.n
+	if !n.inRaftConfig() {
+		return b.agentStatus(ctx)
+	}
 	v := n.fsm.View()
 	st := api.Status{
 		ClusterID: v.ClusterID(), Version: n.cfg.Version, NodeID: n.id, NodeName: n.cfg.NodeName,
@@ -60,13 +74,33 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 	return st, nil
 }
 
+// agentStatus answers for a node that holds no replica: the cluster part
+// comes from a node that does, the rest is this node's own.
+func (b *backend) agentStatus(ctx context.Context) (api.Status, error) {
+	n := b.n
+	var st api.Status
+	qctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := n.peer.do(qctx, "GET", "/v1/status", nil, &st); err != nil {
+		st = api.Status{Nodes: map[string]int{}, Tasks: map[string]int{}, ClusterID: n.clusterID()}
+	}
+	st.NodeID, st.NodeName, st.Version = n.id, n.cfg.NodeName, n.cfg.Version
+	st.RaftState = "None (agent only)"
+	st.AppliedIndex = 0
+	st.Uptime = time.Since(n.started).Seconds()
+	return st, nil
+}
+
 func addFSM(a, b raftfsm.Resources) raftfsm.Resources {
 	return raftfsm.Resources{CPUs: a.CPUs + b.CPUs, Mem: a.Mem + b.Mem, Disk: a.Disk + b.Disk, GPUs: a.GPUs + b.GPUs}
 }
 
 func (b *backend) Nodes(ctx context.Context) ([]api.Node, error) {
 	n := b.n
-	v := n.fsm.View()
+	v, err := b.view()
+	if err != nil {
+		return nil, err
+	}
 	leaderAddr, _ := n.raft.raft.LeaderWithID()
 	alloc := map[string]raftfsm.Resources{}
 	count := map[string]int{}
@@ -90,7 +124,10 @@ func (b *backend) Nodes(ctx context.Context) ([]api.Node, error) {
 }
 
 func (b *backend) Jobs(ctx context.Context) ([]api.Job, error) {
-	v := b.n.fsm.View()
+	v, err := b.view()
+	if err != nil {
+		return nil, err
+	}
 	out := []api.Job{}
 	for _, j := range v.Jobs() {
 		out = append(out, b.jobToAPI(j, v.TasksOfJob(j.Spec.ID)))
@@ -99,7 +136,10 @@ func (b *backend) Jobs(ctx context.Context) ([]api.Job, error) {
 }
 
 func (b *backend) Job(ctx context.Context, id string) (api.Job, error) {
-	v := b.n.fsm.View()
+	v, err := b.view()
+	if err != nil {
+		return api.Job{}, err
+	}
 	j := v.Job(id)
 	if j == nil {
 		return api.Job{}, fmt.Errorf("job %q: %w", id, api.ErrNotFound)
@@ -134,15 +174,22 @@ func (b *backend) SubmitJob(ctx context.Context, spec api.JobSpec) (api.Job, err
 }
 
 func (b *backend) DeleteJob(ctx context.Context, id string) error {
-	if b.n.fsm.View().Job(id) == nil {
+	v, err := b.view()
+	if err != nil {
+		return err
+	}
+	if v.Job(id) == nil {
 		return fmt.Errorf("job %q: %w", id, api.ErrNotFound)
 	}
-	_, err := b.n.apply(&raftfsm.DeleteJob{ID: id, At: time.Now()})
+	_, err = b.n.apply(&raftfsm.DeleteJob{ID: id, At: time.Now()})
 	return err
 }
 
 func (b *backend) Tasks(ctx context.Context, f api.TaskFilter) ([]api.Task, error) {
-	v := b.n.fsm.View()
+	v, err := b.view()
+	if err != nil {
+		return nil, err
+	}
 	var tasks []*raftfsm.Task
 	switch {
 	case f.Job != "":
@@ -175,7 +222,10 @@ func (b *backend) Tasks(ctx context.Context, f api.TaskFilter) ([]api.Task, erro
 }
 
 func (b *backend) Task(ctx context.Context, id string) (api.Task, error) {
-	v := b.n.fsm.View()
+	v, err := b.view()
+	if err != nil {
+		return api.Task{}, err
+	}
 	t := v.Task(id)
 	if t == nil {
 		return api.Task{}, fmt.Errorf("task %q: %w", id, api.ErrNotFound)
@@ -188,30 +238,44 @@ func (b *backend) Task(ctx context.Context, id string) (api.Task, error) {
 }
 
 func (b *backend) KillTask(ctx context.Context, id string) error {
-	t := b.n.fsm.View().Task(id)
+	v, err := b.view()
+	if err != nil {
+		return err
+	}
+	t := v.Task(id)
 	if t == nil {
 		return fmt.Errorf("task %q: %w", id, api.ErrNotFound)
 	}
 	if !t.Active() {
 		return fmt.Errorf("task %q already ended (%s): %w", id, t.State, api.ErrConflict)
 	}
-	_, err := b.n.apply(&raftfsm.KillTasks{IDs: []string{id}, At: time.Now()})
+	_, err = b.n.apply(&raftfsm.KillTasks{IDs: []string{id}, At: time.Now()})
 	return err
 }
 
 func (b *backend) TaskLog(ctx context.Context, id, stream string, offset int64) (io.ReadCloser, error) {
-	t := b.n.fsm.View().Task(id)
-	if t == nil {
-		return nil, fmt.Errorf("task %q: %w", id, api.ErrNotFound)
-	}
 	if stream != "stdout" && stream != "stderr" {
 		return nil, &api.ValidationError{Field: "stream", Message: fmt.Sprintf("%q must be stdout or stderr", stream)}
 	}
-	if t.Node != b.n.id {
-		return nil, fmt.Errorf("task %q runs on node %s; read its logs from that node's API: %w", id, t.Node, api.ErrConflict)
+	// The node that ran the task serves its log from disk, replica or not:
+	// that is where other nodes proxy log reads to.
+	path := b.n.iso.LogPath(id, stream)
+	if path == "" {
+		return nil, fmt.Errorf("task %q: %w", id, api.ErrNotFound)
 	}
-	f, err := os.Open(b.n.iso.LogPath(id, stream))
+	f, err := os.Open(path)
 	if os.IsNotExist(err) {
+		v, verr := b.view()
+		if verr != nil {
+			return nil, verr
+		}
+		t := v.Task(id)
+		if t == nil {
+			return nil, fmt.Errorf("task %q: %w", id, api.ErrNotFound)
+		}
+		if t.Node != b.n.id {
+			return b.remoteLog(ctx, v, t, stream, offset)
+		}
 		return io.NopCloser(&emptyReader{}), nil // not started yet: no output so far
 	}
 	if err != nil {
@@ -226,37 +290,63 @@ func (b *backend) TaskLog(ctx context.Context, id, stream string, offset int64) 
 	return f, nil
 }
 
+// remoteLog reads a task's log from the node that runs it.
+func (b *backend) remoteLog(ctx context.Context, v *raftfsm.View, t *raftfsm.Task, stream string, offset int64) (io.ReadCloser, error) {
+	nd := v.Node(t.Node)
+	if nd == nil || nd.HTTPAddr == "" {
+		return nil, fmt.Errorf("task %q ran on node %s, which the cluster no longer knows: %w", t.ID, t.Node, api.ErrConflict)
+	}
+	u := fmt.Sprintf("http://%s/v1/tasks/%s/logs?stream=%s&offset=%d", nd.HTTPAddr, url.PathEscape(t.ID), stream, offset)
+	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := b.n.peer.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("read %s of task %q from node %s (%s): %w", stream, t.ID, nd.Name, nd.HTTPAddr, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("read %s of task %q from node %s: HTTP %d", stream, t.ID, nd.Name, resp.StatusCode)
+	}
+	return resp.Body, nil
+}
+
 type emptyReader struct{}
 
 func (emptyReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// eventInterval bounds how often one subscriber is told about changes: a
+// burst of applies becomes one event, at most this late.
+const eventInterval = 25 * time.Millisecond
 
 func (b *backend) Subscribe(ctx context.Context) <-chan api.Event {
 	out := make(chan api.Event, 1)
 	go func() {
 		defer close(out)
+		var sent uint64
 		for {
+			// Take the change channel before reading the index: a change
+			// after the read closes it, so none is missed.
 			changed := b.n.fsm.Changed()
+			if index := b.n.fsm.View().Index(); index != sent {
+				sent = index
+				select {
+				case <-out: // coalesce: replace an event not yet read
+				default:
+				}
+				out <- api.Event{Kind: "state", Index: index}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(eventInterval):
+				}
+				continue
+			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-changed:
-			}
-			ev := api.Event{Kind: "state", Index: b.n.fsm.View().Index()}
-			// Coalesce: replace an unread event with the newer one.
-			select {
-			case <-out:
-			default:
-			}
-			select {
-			case out <- ev:
-			case <-ctx.Done():
-				return
-			}
-			// Bound the event rate: a burst of applies is one refresh.
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	}()

@@ -37,6 +37,30 @@ type Config struct {
 	// data dir holds no Raft state. A data dir that has state is resumed,
 	// never bootstrapped again.
 	Bootstrap bool
+	// Join lists peers (IP or IP:gossip-port of any member) to join through.
+	// They are retried with backoff until one answers or JoinTimeout passes.
+	Join        []string
+	JoinTimeout time.Duration
+	// BootstrapExpect > 0 forms a new cluster once that many server-eligible
+	// nodes see each other through gossip (symmetric start), exactly once.
+	BootstrapExpect int
+	// Server is whether this node may hold the Raft log as a voter.
+	Server bool
+	// Voters is the number of Raft voters the leader keeps (3 or 5).
+	Voters int
+	// VoterReplaceAfter is how long a voter must be failed before the
+	// leader replaces it with another server-eligible node.
+	VoterReplaceAfter time.Duration
+	// NodeLostGrace is how long a node gossip declared failed may stay so
+	// before its tasks are declared lost and replaced elsewhere.
+	NodeLostGrace time.Duration
+	// LeaveOnTerminate makes SIGTERM (context cancellation) a graceful
+	// leave: tasks move elsewhere, a voter hands over leadership and leaves
+	// the Raft configuration. A cluster's only node never leaves.
+	LeaveOnTerminate bool
+	// SnapshotThreshold is how many Raft log entries trigger a snapshot.
+	SnapshotThreshold uint64
+
 	// Dev marks a throwaway --dev node (for display only; the CLI sets up
 	// the temp dir and loopback binding).
 	Dev bool
@@ -74,6 +98,13 @@ func DefaultConfig() Config {
 		Isolator:           "auto",
 		AllocationInterval: time.Second,
 		Attributes:         map[string]string{},
+		JoinTimeout:        5 * time.Minute,
+		Server:             true,
+		Voters:             3,
+		VoterReplaceAfter:  10 * time.Second,
+		NodeLostGrace:      2 * time.Second,
+		LeaveOnTerminate:   true,
+		SnapshotThreshold:  8192,
 	}
 }
 
@@ -97,6 +128,18 @@ func (c *Config) Validate() error {
 	case "auto", "process", "systemd", "cgroupfs":
 	default:
 		return fmt.Errorf("isolator %q: must be auto, systemd, cgroupfs or process (--isolator)", c.Isolator)
+	}
+	if c.Voters < 1 || c.Voters > 9 {
+		return fmt.Errorf("voters %d: must be between 1 and 9 (3 or 5 recommended) (--voters)", c.Voters)
+	}
+	if c.BootstrapExpect < 0 || c.BootstrapExpect > 9 {
+		return fmt.Errorf("bootstrap-expect %d: must be between 1 and 9 (--bootstrap-expect)", c.BootstrapExpect)
+	}
+	if c.BootstrapExpect > 0 && c.Bootstrap {
+		return fmt.Errorf("--bootstrap-expect and init both create a cluster: use one of them")
+	}
+	if c.BootstrapExpect > 0 && !c.Server {
+		return fmt.Errorf("--bootstrap-expect needs a server-eligible node: drop --server=false")
 	}
 	if c.AllocationInterval <= 0 {
 		return fmt.Errorf("allocation interval %v: must be positive", c.AllocationInterval)

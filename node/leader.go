@@ -84,6 +84,7 @@ type leaderLoop struct {
 	rebuilt uint64 // raft index the allocator was rebuilt at
 	wakeAt  time.Time
 	lastGC  time.Time
+	members membership
 }
 
 func (n *Node) runLeader(ctx context.Context) {
@@ -123,9 +124,13 @@ func (n *Node) runLeader(ctx context.Context) {
 	for {
 		l.step(time.Now())
 		var wake <-chan time.Time
-		if !l.wakeAt.IsZero() {
-			timer := time.NewTimer(time.Until(l.wakeAt))
-			defer timer.Stop()
+		at := l.wakeAt
+		if m := l.members.wakeAt; !m.IsZero() && (at.IsZero() || m.Before(at)) {
+			at = m
+		}
+		var timer *time.Timer
+		if !at.IsZero() {
+			timer = time.NewTimer(time.Until(at))
 			wake = timer.C
 		}
 		select {
@@ -134,6 +139,9 @@ func (n *Node) runLeader(ctx context.Context) {
 		case <-st.kick:
 		case <-tick.C:
 		case <-wake:
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 	}
 }
@@ -200,6 +208,7 @@ func (l *leaderLoop) step(now time.Time) {
 	if revive {
 		l.alloc.Revive(jobs.FrameworkID)
 	}
+	l.checkMembership(now)
 	l.alloc.Expire(now)
 	l.n.metrics.allocationRuns.Inc()
 	l.n.metrics.offersMade.Add(float64(len(l.alloc.Allocate(now))))

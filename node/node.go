@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/gossip"
 	"github.com/clusterd/clusterd/isolate"
 	"github.com/clusterd/clusterd/raftfsm"
 	"github.com/clusterd/clusterd/web"
@@ -48,9 +50,16 @@ type Node struct {
 	machine  isolate.MachineResources
 	httpAddr string // host:port others reach our API at
 
-	metrics  *metrics
-	usage    usageSampler
-	registry *prometheus.Registry
+	metrics *metrics
+	usage   usageSampler
+	gossip  *gossip.Membership
+	peer    *peerClient
+
+	leaveRequests chan struct{}
+	// stopTasksOnExit is set by a graceful leave: the cluster replaces this
+	// node's tasks elsewhere, so they must not keep running here.
+	stopTasksOnExit atomic.Bool
+	registry        *prometheus.Registry
 
 	// applied carries apply results to the leader loop (see apply).
 	leaderMu sync.Mutex
@@ -88,7 +97,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Node{cfg: cfg, log: cfg.Logger, advertise: advertise, fsm: raftfsm.New(), registry: reg, metrics: newMetrics(reg)}, nil
+	n := &Node{cfg: cfg, log: cfg.Logger, advertise: advertise, fsm: raftfsm.New(), registry: reg, metrics: newMetrics(reg), leaveRequests: make(chan struct{}, 1)}
+	n.peer = newPeerClient(n)
+	return n, nil
 }
 
 // Run starts the node, calls ready once it serves HTTP, and blocks until ctx
@@ -128,16 +139,38 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 		return err
 	}
 	n.raft = parts
+	if err := n.startGossip(); err != nil {
+		ln.Close()
+		parts.close()
+		return err
+	}
+	defer n.gossip.Shutdown()
 
 	srv := &http.Server{
-		Handler:           web.NewHandler(web.Config{Backend: &backend{n: n}, Gatherer: n.registry, Registerer: n.registry, Logger: n.log.With("component", "http")}),
+		Handler:           n.internalHandler(web.NewHandler(web.Config{Backend: &backend{n: n}, Gatherer: n.registry, Registerer: n.registry, Logger: n.log.With("component", "http")})),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	var wg sync.WaitGroup
-	runCtx, cancel := context.WithCancel(ctx)
+	// The node's loops outlive ctx: a graceful leave needs them after the
+	// signal that asked for it.
+	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	serveErr := make(chan error, 1)
-	wg.Add(4)
+	joinErr := make(chan error, 1)
+	wg.Add(8)
+	go func() {
+		defer wg.Done()
+		// A node with state (a restart) works without gossip: Raft knows its
+		// peers, so it joins in the background for as long as it takes. A new
+		// node without state is useless until it joins, and gives up.
+		err := n.joinPeers(runCtx)
+		var mismatch *gossip.ClusterMismatchError
+		if err != nil && (!parts.hadState || errors.As(err, &mismatch)) {
+			joinErr <- err
+		} else if err != nil {
+			n.log.Warn("join gossip", "err", err)
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -147,6 +180,9 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	go func() { defer wg.Done(); n.watchLeadership(runCtx) }()
 	go func() { defer wg.Done(); n.runAgent(runCtx) }()
 	go func() { defer wg.Done(); n.usage.run(runCtx, iso) }()
+	go func() { defer wg.Done(); n.bootstrapExpect(runCtx) }()
+	go func() { defer wg.Done(); n.watchClusterID(runCtx) }()
+	go func() { defer wg.Done(); n.drainGossipEvents(runCtx) }()
 
 	if ready != nil {
 		ready(ReadyInfo{HTTPURL: "http://" + n.httpAddr, NodeID: n.id, ClusterID: n.waitClusterID(runCtx, 2*time.Second), Bootstrapped: bootstrapped})
@@ -154,10 +190,22 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	n.log.Info("clusterd node started", "id", n.id, "http", n.httpAddr, "raft", parts.transport.LocalAddr(), "isolator", iso.Name())
 
 	var runErr error
+	leave := false
 	select {
 	case <-ctx.Done():
+		leave = n.cfg.LeaveOnTerminate && !n.cfg.Dev
+	case <-n.leaveRequests:
+		leave = true
 	case runErr = <-serveErr:
 		runErr = fmt.Errorf("http server: %w", runErr)
+	case runErr = <-joinErr:
+	}
+	if leave {
+		lctx, lcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := n.leave(lctx); err != nil {
+			n.log.Error("leave the cluster", "err", err)
+		}
+		lcancel()
 	}
 	cancel()
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
@@ -260,15 +308,23 @@ func (n *Node) applyAt(cmd raftfsm.Command) (*raftfsm.Result, uint64, error) {
 	return res, f.Index(), nil
 }
 
-// notLeader builds the error a follower answers writes with.
+// notLeader builds the error a node answers requests only the leader (or a
+// replica) can serve with: it names the leader's HTTP address when known,
+// else any member that holds the state (which redirects again).
 func (n *Node) notLeader() error {
-	addr, _ := n.raft.raft.LeaderWithID()
-	if addr == "" {
-		return &api.NotLeaderError{}
-	}
-	for _, nd := range n.fsm.View().Nodes() {
-		if nd.RaftAddr == string(addr) {
+	if _, id := n.raft.raft.LeaderWithID(); id != "" {
+		if m, ok := n.memberByID(string(id)); ok && m.Meta.HTTPPort != 0 {
+			return &api.NotLeaderError{LeaderAddr: memberHTTPAddr(m)}
+		}
+		if nd := n.fsm.View().Node(string(id)); nd != nil {
 			return &api.NotLeaderError{LeaderAddr: nd.HTTPAddr}
+		}
+	}
+	if n.gossip != nil {
+		for _, m := range n.gossip.Members() {
+			if m.ID != n.id && m.State == gossip.Alive && m.Meta.HasState && m.Meta.HTTPPort != 0 {
+				return &api.NotLeaderError{LeaderAddr: memberHTTPAddr(m)}
+			}
 		}
 	}
 	return &api.NotLeaderError{}

@@ -73,7 +73,7 @@ func TestStatusQueueDeliversEveryUpdateInOrder(t *testing.T) {
 	q := newStatusQueue()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go q.sendLoop(ctx, n)
+	go q.sendLoop(ctx, n, &controlPlane{n: n, peer: n.peer})
 	for i := range launch {
 		q.push(raftfsm.StatusUpdate{TaskID: launch[i].ID, State: raftfsm.TaskRunning, At: time.Now()})
 		q.push(raftfsm.StatusUpdate{TaskID: launch[i].ID, State: raftfsm.TaskFinished, At: time.Now()})
@@ -126,7 +126,7 @@ func BenchmarkStatusUpdatesThroughRaft(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	b.ResetTimer()
-	go q.sendLoop(ctx, n)
+	go q.sendLoop(ctx, n, &controlPlane{n: n, peer: n.peer})
 	for i := range launch {
 		q.push(raftfsm.StatusUpdate{TaskID: launch[i].ID, State: raftfsm.TaskFinished, At: time.Now()})
 	}

@@ -23,11 +23,13 @@ type raftParts struct {
 	raft      *raft.Raft
 	transport *raft.NetworkTransport
 	store     *raftboltdb.BoltStore
+	// hadState is whether the data dir held Raft state when it was opened.
+	hadState bool
 }
 
 // raftTuning is tuned for a LAN of EC2 instances: leader failure is noticed
 // within about a second instead of raft's WAN-friendly defaults.
-func raftConfig(id string, logger hclog.Logger) *raft.Config {
+func raftConfig(id string, snapshotThreshold uint64, logger hclog.Logger) *raft.Config {
 	c := raft.DefaultConfig()
 	c.LocalID = raft.ServerID(id)
 	c.Logger = logger
@@ -39,7 +41,7 @@ func raftConfig(id string, logger hclog.Logger) *raft.Config {
 	// into one disk write and hand them to the FSM's ApplyBatch together.
 	c.BatchApplyCh = true
 	c.MaxAppendEntries = 256
-	c.SnapshotThreshold = 8192
+	c.SnapshotThreshold = snapshotThreshold
 	c.SnapshotInterval = 2 * time.Minute
 	c.TrailingLogs = 10240
 	return c
@@ -82,7 +84,7 @@ func openRaft(cfg Config, id, advertise string, fsm *raftfsm.FSM, logger *slog.L
 		store.Close()
 		return nil, false, fmt.Errorf("read raft state: %w", err)
 	}
-	r, err := raft.NewRaft(raftConfig(id, hl), fsm, store, store, snaps, trans)
+	r, err := raft.NewRaft(raftConfig(id, max(cfg.SnapshotThreshold, 16), hl), fsm, store, store, snaps, trans)
 	if err != nil {
 		trans.Close()
 		store.Close()
@@ -98,10 +100,10 @@ func openRaft(cfg Config, id, advertise string, fsm *raftfsm.FSM, logger *slog.L
 			return nil, false, fmt.Errorf("bootstrap cluster: %w", err)
 		}
 		bootstrapped = true
-	} else if !hasState {
-		logger.Warn("this node is not part of a cluster yet: it waits to be joined. Run `clusterd init` on the first machine to create one (or `clusterd agent --dev` to try clusterd out)", "data_dir", cfg.DataDir)
+	} else if !hasState && len(cfg.Join) == 0 && cfg.BootstrapExpect == 0 {
+		logger.Warn("this node is not part of a cluster yet: it waits to be joined. Run `clusterd init` on the first machine to create one, `clusterd join PEER` to join one (or `clusterd agent --dev` to try clusterd out)", "data_dir", cfg.DataDir)
 	}
-	return &raftParts{raft: r, transport: trans, store: store}, bootstrapped, nil
+	return &raftParts{raft: r, transport: trans, store: store, hadState: hasState}, bootstrapped, nil
 }
 
 func (p *raftParts) close() error {

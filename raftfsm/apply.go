@@ -28,7 +28,11 @@ func applyRegisterNode(txn *memdb.Txn, c *RegisterNode) *Result {
 	n.UpdatedAt = c.At
 	n.RegisteredAt = c.At
 	if raw, _ := txn.First(tableNodes, "id", n.ID); raw != nil {
-		n.RegisteredAt = raw.(*Node).RegisteredAt
+		old := raw.(*Node)
+		n.RegisteredAt = old.RegisteredAt
+		if old.State == NodeDraining && n.State == NodeReady {
+			n.State = NodeDraining // re-registering (a restart) never undoes a drain
+		}
 	}
 	if n.State == "" {
 		n.State = NodeReady
@@ -48,10 +52,39 @@ func applySetNodeState(txn *memdb.Txn, c *SetNodeState) *Result {
 		return &Result{Err: fmt.Errorf("node state %q is not one of ready, draining, down, left", c.State)}
 	}
 	n := *raw.(*Node)
+	if n.State == c.State {
+		return &Result{}
+	}
 	n.State = c.State
 	n.UpdatedAt = c.At
 	mustInsert(txn, tableNodes, &n)
-	return &Result{}
+	res := &Result{}
+	if c.State != NodeDown && c.State != NodeLeft {
+		return res
+	}
+	// The node's tasks are gone with it (or, if it is only cut off, will be
+	// killed when it comes back): they are lost, and their frameworks
+	// replace them elsewhere.
+	msg := c.Reason
+	if msg == "" {
+		msg = fmt.Sprintf("node %s (%s) is %s", n.Name, n.ID, c.State)
+	}
+	it, err := txn.Get(tableTasks, "node_active", c.ID, true)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: tasks of node %s: %v", c.ID, err))
+	}
+	var lost []*Task
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		lost = append(lost, obj.(*Task))
+	}
+	for _, t := range lost {
+		nt := *t
+		nt.State, nt.Message, nt.UpdatedAt = TaskLost, msg, c.At
+		nt.History = appendHistory(t.History, TaskStatus{State: TaskLost, Time: c.At, Message: msg})
+		mustInsert(txn, tableTasks, &nt)
+		res.Ended = append(res.Ended, &nt)
+	}
+	return res
 }
 
 func applyUpsertJob(txn *memdb.Txn, c *UpsertJob) *Result {

@@ -47,11 +47,14 @@ type RegisterNode struct {
 	At   time.Time `json:"at"`
 }
 
-// SetNodeState marks a node ready, draining, down or left.
+// SetNodeState marks a node ready, draining, down or left. A node that goes
+// down or leaves takes its active tasks with it: they become TASK_LOST with
+// Reason (or a default message).
 type SetNodeState struct {
-	ID    string    `json:"id"`
-	State string    `json:"state"`
-	At    time.Time `json:"at"`
+	ID     string    `json:"id"`
+	State  string    `json:"state"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
 }
 
 // UpsertJob creates a job or replaces its spec, bumping its version.

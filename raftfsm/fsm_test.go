@@ -352,3 +352,25 @@ func BenchmarkApplyStatusBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 }
+
+func TestNodeDownMarksItsActiveTasksLost(t *testing.T) {
+	a := newApplier(t)
+	populate(a)
+	res := a.apply(&SetNodeState{ID: "n1", State: NodeDown, Reason: "node one failed (gossip)", At: t0.Add(time.Minute)})
+	if len(res.Ended) != 1 || res.Ended[0].ID != "web.0.0" {
+		t.Fatalf("ended %v, want the running task web.0.0", res.Ended)
+	}
+	v := a.fsm.View()
+	if task := v.Task("web.0.0"); task.State != TaskLost || task.Message != "node one failed (gossip)" {
+		t.Fatalf("task on the down node: %s %q", task.State, task.Message)
+	}
+	if task := v.Task("web.1.0"); task.State != TaskFailed {
+		t.Fatalf("an already failed task changed to %s", task.State)
+	}
+	if again := a.apply(&SetNodeState{ID: "n1", State: NodeDown, At: t0.Add(2 * time.Minute)}); len(again.Ended) != 0 {
+		t.Fatal("marking a down node down again ended tasks again")
+	}
+	if ready := a.apply(&SetNodeState{ID: "n1", State: NodeReady, At: t0.Add(3 * time.Minute)}); ready.Err != nil || v.Task("web.0.0").State != TaskLost {
+		t.Fatal("a node coming back must not revive lost tasks")
+	}
+}

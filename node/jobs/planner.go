@@ -206,7 +206,13 @@ func reconcileJob(j *raftfsm.Job, tasks []*raftfsm.Task, now time.Time) (needs [
 // and not before when.
 func restart(j *raftfsm.Job, last *raftfsm.Task, now time.Time) (instanceNeed, time.Time, bool) {
 	need := instanceNeed{job: j, instance: last.Instance, attempt: last.Attempt + 1}
-	failed := last.State == raftfsm.TaskFailed || last.State == raftfsm.TaskLost || last.State == raftfsm.TaskError
+	if last.State == raftfsm.TaskLost {
+		// Lost with its node: not the task's fault. It runs again at once,
+		// neither backing off nor using up a batch job's retries.
+		need.failures = last.Failures
+		return need, now, true
+	}
+	failed := last.State == raftfsm.TaskFailed || last.State == raftfsm.TaskError
 	sameVersion := last.JobVersion == j.Version
 	if j.Spec.Type == "batch" && sameVersion {
 		if !failed {
@@ -449,7 +455,7 @@ func State(j *raftfsm.Job, tasks []*raftfsm.Task) string {
 			if j.Spec.Type == "batch" {
 				failed++
 			}
-		case raftfsm.TaskFailed, raftfsm.TaskLost, raftfsm.TaskError:
+		case raftfsm.TaskFailed, raftfsm.TaskError:
 			if j.Spec.Type == "batch" && t.Failures >= j.Spec.Retries {
 				failed++
 			}

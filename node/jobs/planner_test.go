@@ -283,16 +283,29 @@ func TestServiceBacksOffAfterFailures(t *testing.T) {
 	}
 }
 
-func TestLostAndErroredTasksCountAsFailures(t *testing.T) {
-	for _, state := range []string{raftfsm.TaskLost, raftfsm.TaskError} {
-		t.Run(state, func(t *testing.T) {
-			web := service("web", 1, 1, 256)
-			last := task(web, 0, 0, 1, state)
-			p := Decide(input(t0, []*raftfsm.Job{web}, []*raftfsm.Task{last}, offer("o1", "agent-1", 4, 4096)))
-			if len(launched(p)) != 0 || !p.WakeAt.Equal(t0.Add(time.Second)) {
-				t.Errorf("launched %d, WakeAt %v; want a 1s backoff from %v", len(launched(p)), p.WakeAt, t0)
-			}
-		})
+func TestErroredTasksCountAsFailures(t *testing.T) {
+	web := service("web", 1, 1, 256)
+	last := task(web, 0, 0, 1, raftfsm.TaskError)
+	p := Decide(input(t0, []*raftfsm.Job{web}, []*raftfsm.Task{last}, offer("o1", "agent-1", 4, 4096)))
+	if len(launched(p)) != 0 || !p.WakeAt.Equal(t0.Add(time.Second)) {
+		t.Errorf("launched %d, WakeAt %v; want a 1s backoff from %v", len(launched(p)), p.WakeAt, t0)
+	}
+}
+
+// A task lost with its node did not fail: it is replaced at once, and a
+// batch job's retries are not used up by node failures.
+func TestLostTasksRunAgainAtOnceWithoutUsingRetries(t *testing.T) {
+	web := service("web", 1, 1, 256)
+	last := task(web, 0, 0, 1, raftfsm.TaskLost)
+	p := Decide(input(t0, []*raftfsm.Job{web}, []*raftfsm.Task{last}, offer("o1", "agent-1", 4, 4096)))
+	if got := launched(p); len(got) != 1 || got[0].Failures != 0 || !p.WakeAt.IsZero() {
+		t.Fatalf("service: launched %v, WakeAt %v; want an immediate relaunch", got, p.WakeAt)
+	}
+	batch := &raftfsm.Job{Spec: raftfsm.JobSpec{ID: "b", Type: "batch", Cmd: "true", Instances: 1, Resources: raftfsm.Resources{CPUs: 1, Mem: 256}, Retries: 0}, Version: 1, CreatedAt: t0}
+	lost := task(batch, 0, 0, 1, raftfsm.TaskLost)
+	p = Decide(input(t0, []*raftfsm.Job{batch}, []*raftfsm.Task{lost}, offer("o1", "agent-1", 4, 4096)))
+	if len(launched(p)) != 1 {
+		t.Fatalf("batch with retries 0: a lost instance was not run again")
 	}
 }
 

@@ -9,6 +9,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -142,6 +143,47 @@ func (c *Client) SubmitJobJSON(ctx context.Context, raw []byte) (api.Job, error)
 	var j api.Job
 	err := c.do(ctx, http.MethodPost, "/v1/jobs", nil, raw, &j)
 	return j, err
+}
+
+// Events streams change notifications (GET /v1/events) until ctx is done or
+// the stream breaks; the channel is closed then.
+func (c *Client) Events(ctx context.Context) (<-chan api.Event, error) {
+	resp, err := c.send(ctx, http.MethodGet, "/v1/events", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkStatus(resp); err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	out := make(chan api.Event, 1)
+	go func() {
+		defer close(out)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			data, ok := strings.CutPrefix(sc.Text(), "data: ")
+			if !ok {
+				continue
+			}
+			var ev api.Event
+			if json.Unmarshal([]byte(data), &ev) != nil {
+				continue
+			}
+			select {
+			case <-out: // coalesce
+			default:
+			}
+			out <- ev
+		}
+	}()
+	return out, nil
+}
+
+// Leave asks the node at this client's address (not the leader) to leave
+// the cluster gracefully and exit.
+func (c *Client) Leave(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, "/v1/agent/leave", nil, nil, nil)
 }
 
 // DeleteJob kills a job's tasks and removes the job.

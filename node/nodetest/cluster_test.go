@@ -1,0 +1,372 @@
+package nodetest
+
+// Process-level tests of a multi-node cluster: real clusterd processes on
+// 127.0.0.x, as on separate hosts.
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clusterd/clusterd/api"
+)
+
+// voters returns the voters node i reports.
+func voters(c *Cluster, i int) []string {
+	st, err := c.Status(i)
+	if err != nil {
+		return nil
+	}
+	v := slices.Clone(st.Voters)
+	slices.Sort(v)
+	return v
+}
+
+// readyNodes counts the nodes node i lists as ready.
+func readyNodes(c *Cluster, i int) int {
+	nodes, err := c.APINodes(i)
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, nd := range nodes {
+		if nd.State == "ready" {
+			n++
+		}
+	}
+	return n
+}
+
+func activeTasks(c *Cluster, i int, job string) map[string]api.Task {
+	tasks, err := c.Tasks(i)
+	if err != nil {
+		return nil
+	}
+	out := map[string]api.Task{}
+	for _, t := range tasks {
+		if t.Job == job && !api.TaskStateTerminal(t.State) {
+			out[t.ID] = t
+		}
+	}
+	return out
+}
+
+func runningOn(c *Cluster, i int, job string) map[string]string {
+	out := map[string]string{}
+	for id, t := range activeTasks(c, i, job) {
+		if t.State == api.TaskRunning {
+			out[id] = t.Node
+		}
+	}
+	return out
+}
+
+func TestJoinThroughAFollowerFormsAClusterWithThreeVoters(t *testing.T) {
+	for _, n := range []int{3, 5} {
+		t.Run(fmt.Sprintf("%d nodes", n), func(t *testing.T) {
+			c := Start(t, Options{N: n, JoinVia: 1})
+			leader := c.Leader(t)
+			c.Eventually(t, "3 voters and every node ready", 30*time.Second, func() bool {
+				return len(voters(c, leader.Index)) == 3 && readyNodes(c, leader.Index) == n
+			})
+			// Every node agrees on the cluster and the voters.
+			st0, _ := c.Status(0)
+			for i := range c.Nodes() {
+				c.Eventually(t, fmt.Sprintf("node %d sees the same voters", i), 15*time.Second, func() bool {
+					st, err := c.Status(i)
+					return err == nil && st.ClusterID == st0.ClusterID && slices.Equal(voters(c, i), voters(c, leader.Index))
+				})
+			}
+			// A write through any node (followers redirect) lands.
+			c.Submit(t, n-1, `{"id":"w","type":"service","cmd":"sleep 300","instances":3,"cpus":0.1,"mem":16}`)
+			c.Eventually(t, "3 tasks running", 30*time.Second, func() bool { return len(runningOn(c, 0, "w")) == 3 })
+			c.CheckConvergence(t)
+		})
+	}
+}
+
+func TestBootstrapExpectFormsExactlyOneCluster(t *testing.T) {
+	c := Start(t, Options{N: 3, Form: FormBootstrapExpect})
+	leader := c.Leader(t)
+	c.Eventually(t, "3 voters", 30*time.Second, func() bool { return len(voters(c, leader.Index)) == 3 })
+	ids := map[string]bool{}
+	for i := range c.Nodes() {
+		st, err := c.Status(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[st.ClusterID] = true
+	}
+	if len(ids) != 1 {
+		t.Fatalf("bootstrap-expect formed %d clusters: %v", len(ids), ids)
+	}
+	// All stopped (crash) and started again: the same cluster, no second bootstrap.
+	before, _ := c.Status(0)
+	for i := range c.Nodes() {
+		c.Kill(t, i)
+	}
+	for i := range c.Nodes() {
+		c.Restart(t, i)
+	}
+	leader = c.Leader(t)
+	after, _ := c.Status(leader.Index)
+	if after.ClusterID != before.ClusterID {
+		t.Fatalf("after a full restart the cluster id is %s, was %s", after.ClusterID, before.ClusterID)
+	}
+	if v := voters(c, leader.Index); len(v) != 3 {
+		t.Fatalf("voters after a full restart: %v", v)
+	}
+}
+
+func TestLeaderKilledTenTimesLosesNoTaskAndRunsNoneTwice(t *testing.T) {
+	c := Start(t, Options{N: 3, ExtraArgs: []string{"--voter-replace-after", "60s"}})
+	c.Eventually(t, "3 voters", 30*time.Second, func() bool { return len(voters(c, c.Leader(t).Index)) == 3 })
+	c.Submit(t, 0, `{"id":"svc","type":"service","cmd":"sleep 600","instances":4,"cpus":0.1,"mem":16}`)
+	var tasks map[string]string
+	c.Eventually(t, "4 tasks running", 30*time.Second, func() bool { tasks = runningOn(c, 0, "svc"); return len(tasks) == 4 })
+
+	for round := 0; round < 10; round++ {
+		leader := c.Leader(t)
+		c.Kill(t, leader.Index)
+		// A new leader accepts writes (Submit retries while there is none).
+		other := (leader.Index + 1) % 3
+		start := time.Now()
+		c.Submit(t, other, fmt.Sprintf(`{"id":"probe%d","type":"batch","cmd":"true","instances":1,"cpus":0.01,"mem":1}`, round))
+		t.Logf("round %d: leader SIGKILL -> write committed by a new leader: %v", round, time.Since(start).Round(10*time.Millisecond))
+		c.Restart(t, leader.Index)
+		// Every task is accounted for: the same four, still running.
+		c.Eventually(t, fmt.Sprintf("round %d: the same 4 tasks running", round), 20*time.Second, func() bool {
+			now := runningOn(c, other, "svc")
+			if len(now) != 4 {
+				return false
+			}
+			for id := range tasks {
+				if _, ok := now[id]; !ok {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	c.AssertNoTaskRunsTwice(t)
+	procs := c.TaskProcesses()
+	for id := range tasks {
+		if len(procs[id]) == 0 {
+			t.Errorf("task %s is listed running but has no process", id)
+		}
+	}
+	c.CheckConvergence(t)
+}
+
+func TestKilledAgentsTasksMoveAndItRunsNothingStaleWhenBack(t *testing.T) {
+	c := Start(t, Options{N: 3})
+	leader := c.Leader(t)
+	c.Eventually(t, "3 voters", 30*time.Second, func() bool { return len(voters(c, leader.Index)) == 3 })
+	c.Submit(t, 0, `{"id":"svc","type":"service","cmd":"sleep 600","instances":6,"cpus":0.5,"mem":16}`)
+	var placed map[string]string
+	c.Eventually(t, "6 tasks running", 30*time.Second, func() bool { placed = runningOn(c, leader.Index, "svc"); return len(placed) == 6 })
+
+	// Kill a node that is not the leader and runs tasks.
+	victim := -1
+	for i, n := range c.Nodes() {
+		if i == leader.Index {
+			continue
+		}
+		for _, node := range placed {
+			if node == n.ID {
+				victim = i
+			}
+		}
+	}
+	if victim < 0 {
+		t.Fatalf("no task on a follower: %v", placed)
+	}
+	victimID := c.Node(victim).ID
+	c.Kill(t, victim)
+	start := time.Now()
+	c.Eventually(t, "the killed node's tasks run elsewhere", 40*time.Second, func() bool {
+		now := runningOn(c, leader.Index, "svc")
+		if len(now) != 6 {
+			return false
+		}
+		for _, node := range now {
+			if node == victimID {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("agent SIGKILL -> its tasks running elsewhere: %v", time.Since(start).Round(10*time.Millisecond))
+	lost := 0
+	tasks, _ := c.Tasks(leader.Index)
+	for _, task := range tasks {
+		if task.Node == victimID && task.State == api.TaskLost {
+			lost++
+			if !strings.Contains(task.Message, "failed") {
+				t.Errorf("lost task %s gives no reason: %q", task.ID, task.Message)
+			}
+		}
+	}
+	if lost == 0 {
+		t.Fatal("no task of the killed node is TASK_LOST")
+	}
+	// It comes back with its data dir: it re-adopts its old tasks, learns
+	// they were replaced, and kills them.
+	c.Restart(t, victim)
+	c.Eventually(t, "the node is ready again", 30*time.Second, func() bool {
+		nodes, _ := c.APINodes(leader.Index)
+		for _, n := range nodes {
+			if n.ID == victimID {
+				return n.State == "ready"
+			}
+		}
+		return false
+	})
+	c.AssertNoTaskRunsTwice(t)
+	c.Eventually(t, "no process of a lost task survives", 20*time.Second, func() bool {
+		procs := c.TaskProcesses()
+		for _, task := range tasks {
+			if task.State == api.TaskLost && len(procs[task.ID]) > 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestLeaderLeavingHandsOverWithoutAnElection(t *testing.T) {
+	c := Start(t, Options{N: 3})
+	leader := c.Leader(t)
+	other := (leader.Index + 1) % 3
+	before, _ := c.Status(other)
+	start := time.Now()
+	if out, err := c.CLI(t, leader.Index, "leave"); err != nil {
+		t.Fatalf("clusterd leave: %v\n%s", err, out)
+	}
+	var took time.Duration
+	c.Eventually(t, "another node leads", 10*time.Second, func() bool {
+		st, err := c.Status(other)
+		if err == nil && st.Leader != "" && st.Leader != leader.ID {
+			took = time.Since(start)
+			return true
+		}
+		return false
+	})
+	t.Logf("graceful leave of the leader -> new leader: %v", took.Round(time.Millisecond))
+	c.Eventually(t, "the left node is no voter and listed as left", 20*time.Second, func() bool {
+		st, err := c.Status(other)
+		if err != nil || slices.Contains(st.Voters, leader.ID) {
+			return false
+		}
+		nodes, _ := c.APINodes(other)
+		for _, n := range nodes {
+			if n.ID == leader.ID {
+				return n.State == "left"
+			}
+		}
+		return false
+	})
+	after, _ := c.Status(other)
+	_ = before
+	if after.ClusterID == "" {
+		t.Fatal("no cluster after the leader left")
+	}
+}
+
+func TestNodePausedForTwoSecondsIsNotDeclaredDead(t *testing.T) {
+	c := Start(t, Options{N: 3})
+	leader := c.Leader(t)
+	c.Submit(t, 0, `{"id":"svc","type":"service","cmd":"sleep 600","instances":3,"cpus":0.1,"mem":16}`)
+	c.Eventually(t, "3 tasks running", 30*time.Second, func() bool { return len(runningOn(c, leader.Index, "svc")) == 3 })
+	before := runningOn(c, leader.Index, "svc")
+	paused := (leader.Index + 1) % 3
+	c.Pause(t, paused)
+	time.Sleep(2 * time.Second) // the fault itself: a 2 s pause
+	c.Resume(t, paused)
+	// Give a wrongly declared death time to show, then check none happened.
+	deadline := time.Now().Add(6 * time.Second)
+	for time.Now().Before(deadline) {
+		nodes, err := c.APINodes(leader.Index)
+		if err == nil {
+			for _, n := range nodes {
+				if n.State != "ready" {
+					t.Fatalf("node %s is %s after a 2 s pause", n.Name, n.State)
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if now := runningOn(c, leader.Index, "svc"); len(now) != 3 || !sameKeys(now, before) {
+		t.Fatalf("tasks changed after a 2 s pause: %v, were %v", now, before)
+	}
+}
+
+func sameKeys(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func TestLogCompactsAndANewVoterCatchesUpFromASnapshot(t *testing.T) {
+	c := Start(t, Options{N: 1, Form: FormInitOnly, ExtraArgs: []string{"--raft-snapshot-threshold", "32"}})
+	c.Submit(t, 0, `{"id":"many","type":"batch","cmd":"true","instances":200,"cpus":0.01,"mem":1}`)
+	c.Eventually(t, "200 tasks finished", 60*time.Second, func() bool {
+		jobs, _ := c.Jobs(0)
+		return len(jobs) == 1 && jobs[0].State == "complete"
+	})
+	st, _ := c.Status(0)
+	// Two more servers join: the leader makes them voters and they get
+	// the state from a snapshot (the log before it was compacted away).
+	a, b := c.AddNode(t), c.AddNode(t)
+	c.Eventually(t, "3 voters", 30*time.Second, func() bool { return len(voters(c, 0)) == 3 })
+	for _, n := range []*Node{a, b} {
+		c.Eventually(t, "new voter caught up", 30*time.Second, func() bool {
+			s, err := c.Status(n.Index)
+			return err == nil && s.AppliedIndex >= st.AppliedIndex
+		})
+	}
+	c.CheckConvergence(t)
+}
+
+func TestJoinFailsClearlyOnBadPeers(t *testing.T) {
+	c := Start(t, Options{N: 1, Form: FormInitOnly})
+	bin := c.Binary()
+	dir := t.TempDir()
+	run := func(args ...string) (string, error) {
+		// Bounded: a join that wrongly succeeds would otherwise run forever.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	common := []string{"--bind", "127.0.0.99", "--http-port", "0", "--raft-port", "0", "--gossip-port", "0", "--isolator", "process", "--join-timeout", "3s"}
+	// Nothing listens there.
+	out, err := run(append(append([]string{"join", "--data-dir", dir + "/a"}, common...), "127.0.0.98:1")...)
+	if err == nil || !strings.Contains(out, "127.0.0.98:1") {
+		t.Fatalf("join of an unreachable peer: err=%v\n%s", err, out)
+	}
+	// An HTTP server, not a clusterd gossip port.
+	out, err = run(append(append([]string{"join", "--data-dir", dir + "/b"}, common...), c.Node(0).HTTPHostPort())...)
+	if err == nil {
+		t.Fatalf("join of a non-clusterd port succeeded:\n%s", out)
+	}
+	// A data dir of another cluster refuses to join this one.
+	other := Start(t, Options{N: 1, Form: FormInitOnly})
+	otherData := other.Node(0).DataDir
+	other.Close()
+	out, err = run(append(append([]string{"join", "--data-dir", otherData}, common...), c.Node(0).GossipAddr())...)
+	if err == nil || !strings.Contains(out, "cluster") {
+		t.Fatalf("a data dir of another cluster joined: err=%v\n%s", err, out)
+	}
+}

@@ -1,0 +1,110 @@
+package nodetest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clusterd/clusterd/api"
+)
+
+// httpTimeout bounds every API request of the harness.
+const httpTimeout = 5 * time.Second
+
+// get GETs path from node i, following redirects, into out.
+func (c *Cluster) get(i int, path string, timeout time.Duration, out any) error {
+	hc := &http.Client{Timeout: timeout}
+	resp, err := hc.Get(c.Node(i).Addr + path)
+	if err != nil {
+		return fmt.Errorf("GET %s from node %d: %w", path, i, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("GET %s from node %d: %w", path, i, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s from node %d: %s: %s", path, i, resp.Status, strings.TrimSpace(string(body)))
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("GET %s from node %d: decode: %w", path, i, err)
+	}
+	return nil
+}
+
+// Status is GET /v1/status of node i.
+func (c *Cluster) Status(i int) (api.Status, error) { return c.status(i, httpTimeout) }
+
+func (c *Cluster) status(i int, timeout time.Duration) (api.Status, error) {
+	var st api.Status
+	err := c.get(i, "/v1/status", timeout, &st)
+	return st, err
+}
+
+// APINodes is GET /v1/nodes of node i (Nodes lists the harness's nodes).
+func (c *Cluster) APINodes(i int) ([]api.Node, error) {
+	var nodes []api.Node
+	err := c.get(i, "/v1/nodes", httpTimeout, &nodes)
+	return nodes, err
+}
+
+// Tasks is GET /v1/tasks of node i. The harness remembers the task ids, so
+// that cleanup kills their processes.
+func (c *Cluster) Tasks(i int) ([]api.Task, error) {
+	var tasks []api.Task
+	if err := c.get(i, "/v1/tasks", httpTimeout, &tasks); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	for _, task := range tasks {
+		c.seen[task.ID] = true
+	}
+	c.mu.Unlock()
+	return tasks, nil
+}
+
+// Jobs is GET /v1/jobs of node i.
+func (c *Cluster) Jobs(i int) ([]api.Job, error) {
+	var jobs []api.Job
+	err := c.get(i, "/v1/jobs", httpTimeout, &jobs)
+	return jobs, err
+}
+
+// Submit POSTs a job spec (JSON) to /v1/jobs of node i, following a
+// follower's 307 to the leader with the body. While there is no leader
+// (503) or the node does not answer, it retries for up to 30 s; any other
+// refusal fails the test at once.
+func (c *Cluster) Submit(t *testing.T, i int, spec string) api.Job {
+	t.Helper()
+	var job api.Job
+	c.eventually(t, fmt.Sprintf("node %d accepts job %s", i, spec), 30*time.Second, func() (bool, string) {
+		hc := &http.Client{Timeout: httpTimeout}
+		req, err := http.NewRequest(http.MethodPost, c.Node(i).Addr+"/v1/jobs", bytes.NewReader([]byte(spec)))
+		if err != nil {
+			t.Fatalf("nodetest: Submit: %v", err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		switch {
+		case resp.StatusCode == http.StatusServiceUnavailable:
+			return false, fmt.Sprintf("%s: %s", resp.Status, body)
+		case resp.StatusCode/100 != 2:
+			t.Fatalf("nodetest: POST /v1/jobs to node %d: %s: %s\nspec: %s", i, resp.Status, strings.TrimSpace(string(body)), spec)
+		}
+		if err := json.Unmarshal(body, &job); err != nil {
+			t.Fatalf("nodetest: POST /v1/jobs to node %d: decode %q: %v", i, body, err)
+		}
+		return true, ""
+	})
+	return job
+}

@@ -1,0 +1,151 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/raftfsm"
+)
+
+// Node-to-node endpoints. They live beside the public API on the HTTP port
+// and are served by node, not web: they speak the log schema (raftfsm types)
+// and exist for agents and joining nodes, not for users.
+//
+//	POST /v1/internal/commands   an encoded command an agent wants committed
+//	GET  /v1/internal/tasks      blocking query: an agent's active tasks after an index
+//	POST /v1/internal/leave      the leader takes a node out of the cluster
+//	POST /v1/agent/leave         this node leaves the cluster and exits
+func (n *Node) internalHandler(public http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/internal/commands", n.handleCommand)
+	mux.HandleFunc("GET /v1/internal/tasks", n.handleTaskWatch)
+	mux.HandleFunc("POST /v1/internal/leave", n.handleRemoveNode)
+	mux.HandleFunc("POST /v1/agent/leave", n.handleLeave)
+	mux.Handle("/", public)
+	return mux
+}
+
+// agentCommands are the commands another node may ask the leader to commit.
+func agentCommand(c raftfsm.Command) bool {
+	switch c.(type) {
+	case *raftfsm.RegisterNode, *raftfsm.TaskStatusBatch:
+		return true
+	}
+	return false
+}
+
+func (n *Node) handleCommand(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	if err != nil {
+		writeRPCError(w, r, &api.ValidationError{Message: "read command: " + err.Error()})
+		return
+	}
+	cmd, err := raftfsm.Decode(data)
+	if err != nil || !agentCommand(cmd) {
+		writeRPCError(w, r, &api.ValidationError{Message: fmt.Sprintf("not a command agents may send: %v", err)})
+		return
+	}
+	_, index, err := n.applyAt(cmd)
+	if err != nil {
+		writeRPCError(w, r, err)
+		return
+	}
+	writeRPC(w, map[string]uint64{"index": index})
+}
+
+func (n *Node) handleTaskWatch(w http.ResponseWriter, r *http.Request) {
+	node := r.URL.Query().Get("node")
+	after, _ := strconv.ParseUint(r.URL.Query().Get("index"), 10, 64)
+	if node == "" {
+		writeRPCError(w, r, &api.ValidationError{Field: "node", Message: "is required"})
+		return
+	}
+	if !n.hasReplica() {
+		writeRPCError(w, r, n.notLeader())
+		return
+	}
+	writeRPC(w, n.localTaskWatch(r.Context(), node, after, watchTimeout))
+}
+
+// handleRemoveNode runs on the leader: the node leaves the pool (its tasks
+// are lost and replaced) and the Raft configuration.
+func (n *Node) handleRemoveNode(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("node")
+	if id == "" {
+		writeRPCError(w, r, &api.ValidationError{Field: "node", Message: "is required"})
+		return
+	}
+	if err := n.removeNode(id); err != nil {
+		writeRPCError(w, r, err)
+		return
+	}
+	writeRPC(w, map[string]string{"removed": id})
+}
+
+func (n *Node) removeNode(id string) error {
+	if n.raft.raft.State() != raft.Leader {
+		return n.notLeader()
+	}
+	if nd := n.fsm.View().Node(id); nd != nil && nd.State != raftfsm.NodeLeft {
+		if _, err := n.apply(&raftfsm.SetNodeState{ID: id, State: raftfsm.NodeLeft, Reason: fmt.Sprintf("node %s left the cluster", nd.Name), At: time.Now()}); err != nil {
+			return err
+		}
+	}
+	f := n.raft.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("read raft configuration: %w", err)
+	}
+	for _, s := range f.Configuration().Servers {
+		if s.ID == raft.ServerID(id) {
+			if err := n.raft.raft.RemoveServer(s.ID, 0, applyTimeout).Error(); err != nil {
+				return fmt.Errorf("remove %s from the raft configuration: %w", id, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (n *Node) handleLeave(w http.ResponseWriter, r *http.Request) {
+	select {
+	case n.leaveRequests <- struct{}{}:
+	default:
+	}
+	writeRPCStatus(w, http.StatusAccepted, map[string]string{"leaving": n.id})
+}
+
+func writeRPC(w http.ResponseWriter, v any) { writeRPCStatus(w, http.StatusOK, v) }
+
+func writeRPCStatus(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeRPCError(w http.ResponseWriter, r *http.Request, err error) {
+	var nl *api.NotLeaderError
+	var ve *api.ValidationError
+	status := http.StatusInternalServerError
+	switch {
+	case errors.As(err, &nl) && nl.LeaderAddr != "":
+		http.Redirect(w, r, "http://"+nl.LeaderAddr+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		return
+	case errors.As(err, &nl):
+		status = http.StatusServiceUnavailable
+	case errors.As(err, &ve):
+		status = http.StatusBadRequest
+	case errors.Is(err, context.Canceled):
+		status = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: err.Error()})
+}
