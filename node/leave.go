@@ -29,6 +29,11 @@ func (n *Node) leave(ctx context.Context) error {
 		n.log.Info("this is the cluster's only node: stopping without leaving")
 		return nil
 	}
+	if n.onlyVoter() {
+		// Removing the last voter would destroy the cluster's state.
+		n.log.Warn("this node is the cluster's only Raft voter: stopping without leaving; its tasks keep running. Let the leader add voters (start more server nodes) before removing this one")
+		return nil
+	}
 	n.log.Info("leaving the cluster")
 	if n.raft.raft.State() == raft.Leader {
 		start := time.Now()
@@ -62,4 +67,21 @@ func (n *Node) leave(ctx context.Context) error {
 		err = fmt.Errorf("leave gossip: %w", lerr)
 	}
 	return err
+}
+
+// onlyVoter reports whether this node is the single voter of the Raft
+// configuration.
+func (n *Node) onlyVoter() bool {
+	f := n.raft.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	voters, self := 0, false
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+			self = self || s.ID == raft.ServerID(n.id)
+		}
+	}
+	return self && voters == 1
 }

@@ -104,8 +104,18 @@ func (n *Node) removeNode(id string) error {
 	if err := f.Error(); err != nil {
 		return fmt.Errorf("read raft configuration: %w", err)
 	}
-	for _, s := range f.Configuration().Servers {
+	servers := f.Configuration().Servers
+	voters := 0
+	for _, s := range servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+	}
+	for _, s := range servers {
 		if s.ID == raft.ServerID(id) {
+			if s.Suffrage == raft.Voter && voters <= 1 {
+				return fmt.Errorf("node %s is the cluster's only Raft voter; removing it would destroy the cluster", id)
+			}
 			if err := n.raft.raft.RemoveServer(s.ID, 0, applyTimeout).Error(); err != nil {
 				return fmt.Errorf("remove %s from the raft configuration: %w", id, err)
 			}

@@ -241,6 +241,7 @@ func TestKilledAgentsTasksMoveAndItRunsNothingStaleWhenBack(t *testing.T) {
 func TestLeaderLeavingHandsOverWithoutAnElection(t *testing.T) {
 	c := Start(t, Options{N: 3})
 	leader := c.Leader(t)
+	c.Eventually(t, "3 voters", 30*time.Second, func() bool { return len(voters(c, leader.Index)) == 3 })
 	other := (leader.Index + 1) % 3
 	before, _ := c.Status(other)
 	start := time.Now()
@@ -369,4 +370,27 @@ func TestJoinFailsClearlyOnBadPeers(t *testing.T) {
 	if err == nil || !strings.Contains(out, "cluster") {
 		t.Fatalf("a data dir of another cluster joined: err=%v\n%s", err, out)
 	}
+}
+
+func TestTheOnlyVoterNeverLeavesTheCluster(t *testing.T) {
+	// Two nodes: one voter (an even count tolerates no more failures), one agent.
+	c := Start(t, Options{N: 2})
+	leader := c.Leader(t)
+	if v := voters(c, leader.Index); len(v) != 1 {
+		t.Fatalf("two nodes should give one voter, got %v", v)
+	}
+	before, _ := c.Status(leader.Index)
+	if out, err := c.CLI(t, leader.Index, "leave"); err != nil {
+		t.Fatalf("clusterd leave: %v\n%s", err, out)
+	}
+	c.Eventually(t, "the voter stopped", 20*time.Second, func() bool {
+		_, err := c.Status(leader.Index)
+		return err != nil
+	})
+	c.Kill(t, leader.Index) // reap it; it already exited
+	c.Restart(t, leader.Index)
+	c.Eventually(t, "the same cluster is back with both nodes ready", 30*time.Second, func() bool {
+		st, err := c.Status(leader.Index)
+		return err == nil && st.ClusterID == before.ClusterID && st.RaftState == "Leader" && readyNodes(c, leader.Index) == 2
+	})
 }
