@@ -109,6 +109,8 @@ func nodeFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "node-lost-grace", Value: def.NodeLostGrace, EnvVars: env("NODE_LOST_GRACE"), Usage: "how long a node gossip declared dead may stay so before its tasks are replaced"},
 		&cli.DurationFlag{Name: "voter-replace-after", Value: def.VoterReplaceAfter, EnvVars: env("VOTER_REPLACE_AFTER"), Usage: "how long a voter must be dead before another node replaces it"},
 		&cli.Uint64Flag{Name: "raft-snapshot-threshold", Value: def.SnapshotThreshold, EnvVars: env("RAFT_SNAPSHOT_THRESHOLD"), Usage: "Raft log entries between snapshots", Hidden: true},
+		&cli.DurationFlag{Name: "raft-snapshot-interval", Value: def.SnapshotInterval, EnvVars: env("RAFT_SNAPSHOT_INTERVAL"), Usage: "how often Raft checks whether to snapshot", Hidden: true},
+		&cli.Uint64Flag{Name: "raft-trailing-logs", Value: def.TrailingLogs, EnvVars: env("RAFT_TRAILING_LOGS"), Usage: "Raft log entries kept after a snapshot", Hidden: true},
 	}
 }
 
@@ -154,6 +156,8 @@ func nodeConfig(c *cli.Context, bootstrap bool) (node.Config, error) {
 	cfg.NodeLostGrace = c.Duration("node-lost-grace")
 	cfg.VoterReplaceAfter = c.Duration("voter-replace-after")
 	cfg.SnapshotThreshold = c.Uint64("raft-snapshot-threshold")
+	cfg.SnapshotInterval = c.Duration("raft-snapshot-interval")
+	cfg.TrailingLogs = c.Uint64("raft-trailing-logs")
 	if cfg.BootstrapExpect > 0 && len(cfg.Join) == 0 {
 		return cfg, usageErrorf("--bootstrap-expect %d: name the other machines to find (clusterd join --bootstrap-expect %d IP1 IP2 ...)", cfg.BootstrapExpect, cfg.BootstrapExpect)
 	}

@@ -58,8 +58,12 @@ type Config struct {
 	// leave: tasks move elsewhere, a voter hands over leadership and leaves
 	// the Raft configuration. A cluster's only node never leaves.
 	LeaveOnTerminate bool
-	// SnapshotThreshold is how many Raft log entries trigger a snapshot.
+	// SnapshotThreshold is how many Raft log entries trigger a snapshot,
+	// checked every SnapshotInterval; TrailingLogs entries are kept after
+	// one (a follower further behind gets the snapshot).
 	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
 
 	// Dev marks a throwaway --dev node (for display only; the CLI sets up
 	// the temp dir and loopback binding).
@@ -105,6 +109,8 @@ func DefaultConfig() Config {
 		NodeLostGrace:      2 * time.Second,
 		LeaveOnTerminate:   true,
 		SnapshotThreshold:  8192,
+		SnapshotInterval:   2 * time.Minute,
+		TrailingLogs:       10240,
 	}
 }
 

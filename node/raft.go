@@ -29,7 +29,7 @@ type raftParts struct {
 
 // raftTuning is tuned for a LAN of EC2 instances: leader failure is noticed
 // within about a second instead of raft's WAN-friendly defaults.
-func raftConfig(id string, snapshotThreshold uint64, logger hclog.Logger) *raft.Config {
+func raftConfig(id string, cfg Config, logger hclog.Logger) *raft.Config {
 	c := raft.DefaultConfig()
 	c.LocalID = raft.ServerID(id)
 	c.Logger = logger
@@ -41,9 +41,9 @@ func raftConfig(id string, snapshotThreshold uint64, logger hclog.Logger) *raft.
 	// into one disk write and hand them to the FSM's ApplyBatch together.
 	c.BatchApplyCh = true
 	c.MaxAppendEntries = 256
-	c.SnapshotThreshold = snapshotThreshold
-	c.SnapshotInterval = 2 * time.Minute
-	c.TrailingLogs = 10240
+	c.SnapshotThreshold = max(cfg.SnapshotThreshold, 16)
+	c.SnapshotInterval = max(cfg.SnapshotInterval, 100*time.Millisecond)
+	c.TrailingLogs = cfg.TrailingLogs
 	return c
 }
 
@@ -84,7 +84,7 @@ func openRaft(cfg Config, id, advertise string, fsm *raftfsm.FSM, logger *slog.L
 		store.Close()
 		return nil, false, fmt.Errorf("read raft state: %w", err)
 	}
-	r, err := raft.NewRaft(raftConfig(id, max(cfg.SnapshotThreshold, 16), hl), fsm, store, store, snaps, trans)
+	r, err := raft.NewRaft(raftConfig(id, cfg, hl), fsm, store, store, snaps, trans)
 	if err != nil {
 		trans.Close()
 		store.Close()

@@ -6,7 +6,9 @@ package nodetest
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -319,13 +321,14 @@ func sameKeys(a, b map[string]string) bool {
 }
 
 func TestLogCompactsAndANewVoterCatchesUpFromASnapshot(t *testing.T) {
-	c := Start(t, Options{N: 1, Form: FormInitOnly, ExtraArgs: []string{"--raft-snapshot-threshold", "32"}})
+	c := Start(t, Options{N: 1, Form: FormInitOnly, ExtraArgs: []string{"--raft-snapshot-threshold", "16", "--raft-snapshot-interval", "200ms", "--raft-trailing-logs", "4"}})
 	c.Submit(t, 0, `{"id":"many","type":"batch","cmd":"true","instances":200,"cpus":0.01,"mem":1}`)
 	c.Eventually(t, "200 tasks finished", 60*time.Second, func() bool {
 		jobs, _ := c.Jobs(0)
 		return len(jobs) == 1 && jobs[0].State == "complete"
 	})
 	st, _ := c.Status(0)
+	c.Eventually(t, "the leader took a snapshot", 20*time.Second, func() bool { return snapshots(c.Node(0)) > 0 })
 	// Two more servers join: the leader makes them voters and they get
 	// the state from a snapshot (the log before it was compacted away).
 	a, b := c.AddNode(t), c.AddNode(t)
@@ -335,6 +338,11 @@ func TestLogCompactsAndANewVoterCatchesUpFromASnapshot(t *testing.T) {
 			s, err := c.Status(n.Index)
 			return err == nil && s.AppliedIndex >= st.AppliedIndex
 		})
+		// The log they needed was compacted away: they installed the
+		// leader's snapshot, which raft keeps in their snapshot store.
+		if snapshots(n) == 0 {
+			t.Errorf("node %d caught up without a snapshot: the log was not compacted", n.Index)
+		}
 	}
 	c.CheckConvergence(t)
 }
@@ -393,4 +401,10 @@ func TestTheOnlyVoterNeverLeavesTheCluster(t *testing.T) {
 		st, err := c.Status(leader.Index)
 		return err == nil && st.ClusterID == before.ClusterID && st.RaftState == "Leader" && readyNodes(c, leader.Index) == 2
 	})
+}
+
+// snapshots counts the Raft snapshots in a node's data dir.
+func snapshots(n *Node) int {
+	entries, _ := os.ReadDir(filepath.Join(n.DataDir, "raft", "snapshots"))
+	return len(entries)
 }
