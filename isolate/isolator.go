@@ -25,9 +25,23 @@ type Limits struct {
 	GPUs    []string // device ids assigned to the task
 }
 
+// Sandbox profiles. Hardened is the default: a task runs with the least
+// privilege the backend can give it. A job may ask for Relaxed explicitly.
+const (
+	ProfileHardened = "hardened"
+	ProfileRelaxed  = "relaxed"
+)
+
 // LaunchSpec describes one task to start.
 type LaunchSpec struct {
 	TaskID string
+	// Profile is ProfileHardened ("" means hardened) or ProfileRelaxed. A
+	// backend that cannot apply the protections a profile asks for fails
+	// the launch: a task never runs less protected than asked.
+	Profile string
+	// User is the user to run as; "" means a dynamic, unprivileged user
+	// where the backend supports one.
+	User string
 	// Cmd is run as /bin/sh -c Cmd.
 	Cmd    string
 	Env    map[string]string
@@ -78,9 +92,16 @@ type Exit struct {
 	Reason   ExitReason
 	ExitCode int    // valid when Reason is Exited; -1 otherwise
 	Signal   string // for Signaled, e.g. "killed"
-	Message  string // human-readable detail
-	Time     time.Time
+	// Limitation names the limit that ended the task, when one did:
+	// LimitationMemory for an OOM kill.
+	Limitation string
+	Message    string // human-readable detail
+	Time       time.Time
 }
+
+// LimitationMemory is Exit.Limitation for a task killed for exceeding its
+// memory limit.
+const LimitationMemory = "memory"
 
 // Running describes a task the isolator is running now.
 type Running struct {
@@ -91,8 +112,9 @@ type Running struct {
 
 // Usage is what a task consumes now.
 type Usage struct {
-	CPUSeconds float64 // cumulative CPU time (user+system)
-	MemBytes   uint64  // resident memory
+	CPUSeconds   float64 // cumulative CPU time (user+system)
+	MemBytes     uint64  // resident memory now
+	MemPeakBytes uint64  // highest memory use seen, where the backend knows it (0 otherwise)
 }
 
 // Capabilities says which limits a backend enforces.
