@@ -100,6 +100,7 @@ func nodeFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("LOG_LEVEL"), Usage: "debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: env("LOG_FORMAT"), Usage: "text or json"},
 		&cli.BoolFlag{Name: "dev", EnvVars: env("DEV"), Usage: "throwaway one-node cluster on 127.0.0.1 in a temporary data dir"},
+		&cli.StringSliceFlag{Name: "allow-user", EnvVars: env("ALLOW_USER"), Usage: "a user jobs may run as (repeatable; root only if named); others run as a dynamic unprivileged user"},
 		&cli.StringSliceFlag{Name: "join", EnvVars: env("JOIN"), Usage: "IP or IP:gossip-port of a cluster member to join through (repeatable)"},
 		&cli.DurationFlag{Name: "join-timeout", Value: def.JoinTimeout, EnvVars: env("JOIN_TIMEOUT"), Usage: "give up joining (and exit non-zero) when no peer answered within this time"},
 		&cli.IntFlag{Name: "bootstrap-expect", EnvVars: env("BOOTSTRAP_EXPECT"), Usage: "form a new cluster once this many server nodes (with the same flag) see each other"},
@@ -147,6 +148,7 @@ func nodeConfig(c *cli.Context, bootstrap bool) (node.Config, error) {
 		return cfg, err
 	}
 	cfg.Attributes = attrs
+	cfg.AllowUsers = c.StringSlice("allow-user")
 	cfg.Join = append(c.StringSlice("join"), c.Args().Slice()...)
 	cfg.JoinTimeout = c.Duration("join-timeout")
 	cfg.BootstrapExpect = c.Int("bootstrap-expect")

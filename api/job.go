@@ -30,6 +30,7 @@ const (
 )
 
 var jobIDPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$`)
+var userPattern = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // JobSpec is what a user submits with `clusterd run FILE` or POST /v1/jobs.
@@ -50,6 +51,13 @@ type JobSpec struct {
 	KillGraceSeconds *float64 `json:"kill_grace_seconds,omitempty"`
 	// Role is the allocation role the job's tasks are accounted to (default "*").
 	Role string `json:"role,omitempty"`
+	// Profile is the sandbox: "hardened" (the default: a dynamic
+	// unprivileged user, read-only system, private /tmp and devices...) or
+	// "relaxed" (limits only), which a job must ask for explicitly.
+	Profile string `json:"profile,omitempty"`
+	// User runs the tasks as this user instead of a dynamic one; the agent
+	// must allow it (--allow-user).
+	User string `json:"user,omitempty"`
 }
 
 // ValidationError names the field of a request that is wrong.
@@ -109,7 +117,7 @@ func jsonError(err error) error {
 		return invalid("", "empty body: expected a JSON job object")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return invalid(name, "unknown field (known: id, type, cmd, instances, cpus, mem, disk, gpus, ports, env, retries, kill_grace_seconds, role)")
+		return invalid(name, "unknown field (known: id, type, cmd, instances, cpus, mem, disk, gpus, ports, env, retries, kill_grace_seconds, role, profile, user)")
 	}
 	return invalid("", "malformed JSON: %v", err)
 }
@@ -178,6 +186,14 @@ func (s *JobSpec) Validate() error {
 	if g := s.KillGraceSeconds; g != nil && (bad(*g) || *g < 0 || *g > maxKillGraceSecs) {
 		return invalid("kill_grace_seconds", "must be between 0 and %d, got %v", maxKillGraceSecs, *g)
 	}
+	switch s.Profile {
+	case "", "hardened", "relaxed":
+	default:
+		return invalid("profile", `%q is not a profile: use "hardened" (the default) or "relaxed"`, s.Profile)
+	}
+	if s.User != "" && !userPattern.MatchString(s.User) {
+		return invalid("user", "%q is not a valid user name", s.User)
+	}
 	if s.Role != "" && s.Role != "*" && !jobIDPattern.MatchString(s.Role) {
 		return invalid("role", "%q is not a valid role name", s.Role)
 	}
@@ -196,6 +212,9 @@ func (s *JobSpec) ApplyDefaults() {
 	}
 	if s.Role == "" {
 		s.Role = "*"
+	}
+	if s.Profile == "" {
+		s.Profile = "hardened"
 	}
 }
 

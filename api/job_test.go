@@ -11,7 +11,7 @@ func TestDecodeJobSpecAcceptsAndDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec.Retries == nil || *spec.Retries != 2 || spec.KillGraceSeconds == nil || *spec.KillGraceSeconds != 5 || spec.Role != "*" {
+	if spec.Retries == nil || *spec.Retries != 2 || spec.KillGraceSeconds == nil || *spec.KillGraceSeconds != 5 || spec.Role != "*" || spec.Profile != "hardened" {
 		t.Fatalf("defaults not applied: %+v", spec)
 	}
 }
@@ -35,6 +35,8 @@ func TestDecodeJobSpecNamesTheBadField(t *testing.T) {
 		{`{"id":"x","type":"batch","cmd":"true","instances":1,"cpus":1,"mem":1,"env":{"1BAD":"x"}}`, "env.1BAD", "not a valid"},
 		{`{"id":"x","type":"service","cmd":"true","instances":1,"cpus":1,"mem":1,"retries":3}`, "retries", "batch jobs only"},
 		{`{"id":"x","type":"batch","cmd":"true","instances":1,"cpus":1,"mem":1} {"id":"y"}`, "", "one job per request"},
+		{`{"id":"x","type":"batch","cmd":"true","instances":1,"cpus":1,"mem":1,"profile":"loose"}`, "profile", "not a profile"},
+		{`{"id":"x","type":"batch","cmd":"true","instances":1,"cpus":1,"mem":1,"user":"Root;rm"}`, "user", "not a valid user"},
 	}
 	for _, c := range cases {
 		_, err := DecodeJobSpec(strings.NewReader(c.body))

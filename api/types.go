@@ -70,6 +70,7 @@ type TaskStatus struct {
 	State    string    `json:"state"`
 	Time     time.Time `json:"time"`
 	Message  string    `json:"message,omitempty"`
+	Reason   string    `json:"reason,omitempty"` // Mesos reason, e.g. REASON_CONTAINER_LIMITATION_MEMORY
 	ExitCode *int      `json:"exit_code,omitempty"`
 }
 
@@ -85,6 +86,7 @@ type Task struct {
 	NodeName      string            `json:"node_name,omitempty"`
 	State         string            `json:"state"`
 	Message       string            `json:"message,omitempty"`
+	Reason        string            `json:"reason,omitempty"`
 	ExitCode      *int              `json:"exit_code,omitempty"`
 	Cmd           string            `json:"cmd"`
 	Env           map[string]string `json:"env,omitempty"`

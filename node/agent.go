@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -259,8 +260,12 @@ func grace(seconds float64) time.Duration {
 
 // launch starts a task in the background; launchDone gets the result.
 func (a *agent) launch(ctx context.Context, t *raftfsm.Task, now time.Time) {
+	if t.User != "" && !slices.Contains(a.n.cfg.AllowUsers, t.User) {
+		a.report(t.ID, raftfsm.TaskFailed, fmt.Sprintf("user %q is not allowed on node %s: start its agent with --allow-user %s to permit it", t.User, a.n.cfg.NodeName, t.User), nil, now)
+		return
+	}
 	spec := isolate.LaunchSpec{
-		TaskID: t.ID, Cmd: t.Cmd, Env: t.Env, KillGrace: grace(t.KillGraceSeconds),
+		TaskID: t.ID, Cmd: t.Cmd, Env: t.Env, KillGrace: grace(t.KillGraceSeconds), Profile: t.Profile, User: t.User,
 		Limits: isolate.Limits{CPUs: t.Resources.CPUs, MemMiB: t.Resources.Mem, DiskMiB: t.Resources.Disk},
 	}
 	a.local[t.ID] = &localTask{launching: true}
@@ -310,8 +315,12 @@ func (a *agent) kill(ctx context.Context, id string, lt *localTask, g time.Durat
 
 // report sends a terminal update and remembers it was sent.
 func (a *agent) report(id, state, msg string, code *int, at time.Time) {
+	a.reportReason(id, state, msg, "", code, at)
+}
+
+func (a *agent) reportReason(id, state, msg, reason string, code *int, at time.Time) {
 	a.reported[id] = true
-	a.queue.push(raftfsm.StatusUpdate{TaskID: id, State: state, Message: msg, ExitCode: code, At: at})
+	a.queue.push(raftfsm.StatusUpdate{TaskID: id, State: state, Message: msg, Reason: reason, ExitCode: code, At: at})
 }
 
 // exited maps an isolator exit to the Mesos terminal state.
@@ -325,6 +334,18 @@ func (a *agent) exited(e isolate.Exit) {
 	at := e.Time
 	if at.IsZero() {
 		at = time.Now()
+	}
+	if e.Limitation == isolate.LimitationMemory {
+		msg := e.Message
+		if msg == "" {
+			msg = "killed: out of memory (exceeded its mem limit)"
+		}
+		var code *int
+		if e.Reason == isolate.Exited {
+			code = &e.ExitCode
+		}
+		a.reportReason(e.TaskID, raftfsm.TaskFailed, msg, raftfsm.ReasonMemoryLimit, code, at)
+		return
 	}
 	switch e.Reason {
 	case isolate.Exited:

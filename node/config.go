@@ -76,6 +76,9 @@ type Config struct {
 	Resources    api.Resources
 	ResourcesSet ResourceFields
 	Attributes   map[string]string
+	// AllowUsers are the users a job may name to run as instead of a
+	// dynamic unprivileged one (root among them only if listed).
+	AllowUsers []string
 
 	// AllocationInterval is how often the leader offers resources even when
 	// nothing changed (default 1s); freed resources are offered at once.

@@ -57,7 +57,7 @@ func specToFSM(s api.JobSpec) raftfsm.JobSpec {
 	out := raftfsm.JobSpec{
 		ID: s.ID, Type: s.Type, Cmd: s.Cmd, Instances: s.Instances,
 		Resources: raftfsm.Resources{CPUs: s.CPUs, Mem: s.Mem, Disk: s.Disk, GPUs: s.GPUs},
-		Ports:     s.Ports, Env: s.Env, Role: s.Role,
+		Ports:     s.Ports, Env: s.Env, Role: s.Role, Profile: s.Profile, User: s.User,
 	}
 	if s.Retries != nil {
 		out.Retries = *s.Retries
@@ -72,7 +72,7 @@ func specToAPI(s raftfsm.JobSpec) api.JobSpec {
 	out := api.JobSpec{
 		ID: s.ID, Type: s.Type, Cmd: s.Cmd, Instances: s.Instances,
 		CPUs: s.Resources.CPUs, Mem: s.Resources.Mem, Disk: s.Resources.Disk, GPUs: s.Resources.GPUs,
-		Ports: s.Ports, Env: s.Env, Role: s.Role,
+		Ports: s.Ports, Env: s.Env, Role: s.Role, Profile: s.Profile, User: s.User,
 	}
 	grace := s.KillGraceSeconds
 	out.KillGraceSeconds = &grace
@@ -86,12 +86,12 @@ func specToAPI(s raftfsm.JobSpec) api.JobSpec {
 func taskToAPI(t *raftfsm.Task, nodeName string) api.Task {
 	out := api.Task{
 		ID: t.ID, Job: t.Job, JobVersion: t.JobVersion, Instance: t.Instance, Framework: t.Framework,
-		Node: t.Node, NodeName: nodeName, State: t.State, Message: t.Message, ExitCode: t.ExitCode,
+		Node: t.Node, NodeName: nodeName, State: t.State, Message: t.Message, Reason: t.Reason, ExitCode: t.ExitCode,
 		Cmd: t.Cmd, Env: t.Env, Resources: fsmToAPI(t.Resources), KillRequested: t.KillRequested,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 	}
 	for _, h := range t.History {
-		out.History = append(out.History, api.TaskStatus{State: h.State, Time: h.Time, Message: h.Message, ExitCode: h.ExitCode})
+		out.History = append(out.History, api.TaskStatus{State: h.State, Time: h.Time, Message: h.Message, Reason: h.Reason, ExitCode: h.ExitCode})
 	}
 	return out
 }

@@ -79,8 +79,8 @@ func applySetNodeState(txn *memdb.Txn, c *SetNodeState) *Result {
 	}
 	for _, t := range lost {
 		nt := *t
-		nt.State, nt.Message, nt.UpdatedAt = TaskLost, msg, c.At
-		nt.History = appendHistory(t.History, TaskStatus{State: TaskLost, Time: c.At, Message: msg})
+		nt.State, nt.Message, nt.Reason, nt.UpdatedAt = TaskLost, msg, ReasonAgentLost, c.At
+		nt.History = appendHistory(t.History, TaskStatus{State: TaskLost, Time: c.At, Message: msg, Reason: ReasonAgentLost})
 		mustInsert(txn, tableTasks, &nt)
 		res.Ended = append(res.Ended, &nt)
 	}
@@ -181,9 +181,10 @@ func applyTaskStatus(txn *memdb.Txn, c *TaskStatusBatch) *Result {
 		nt := *t
 		nt.State = u.State
 		nt.Message = u.Message
+		nt.Reason = u.Reason
 		nt.ExitCode = u.ExitCode
 		nt.UpdatedAt = u.At
-		nt.History = appendHistory(t.History, TaskStatus{State: u.State, Time: u.At, Message: u.Message, ExitCode: u.ExitCode})
+		nt.History = appendHistory(t.History, TaskStatus{State: u.State, Time: u.At, Message: u.Message, Reason: u.Reason, ExitCode: u.ExitCode})
 		mustInsert(txn, tableTasks, &nt)
 		if !nt.Active() {
 			res.Ended = append(res.Ended, &nt)

@@ -81,6 +81,7 @@ type StatusUpdate struct {
 	TaskID   string    `json:"task_id"`
 	State    string    `json:"state"`
 	Message  string    `json:"message,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
 	ExitCode *int      `json:"exit_code,omitempty"`
 	At       time.Time `json:"at"`
 }

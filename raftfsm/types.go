@@ -95,6 +95,8 @@ type JobSpec struct {
 	Retries          int               `json:"retries,omitempty"`
 	KillGraceSeconds float64           `json:"kill_grace_seconds,omitempty"`
 	Role             string            `json:"role,omitempty"`
+	Profile          string            `json:"profile,omitempty"`
+	User             string            `json:"user,omitempty"`
 }
 
 // Job is a submitted job and its version history counter.
@@ -113,8 +115,15 @@ type TaskStatus struct {
 	State    string    `json:"state"`
 	Time     time.Time `json:"time"`
 	Message  string    `json:"message,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
 	ExitCode *int      `json:"exit_code,omitempty"`
 }
+
+// Reasons a task ended, the Mesos TaskStatus.Reason names.
+const (
+	ReasonMemoryLimit = "REASON_CONTAINER_LIMITATION_MEMORY"
+	ReasonAgentLost   = "REASON_AGENT_REMOVED"
+)
 
 // maxHistory bounds a task's status history so a flapping task cannot grow
 // a log entry or snapshot without limit.
@@ -136,9 +145,12 @@ type Task struct {
 	Cmd              string            `json:"cmd"`
 	Env              map[string]string `json:"env,omitempty"`
 	KillGraceSeconds float64           `json:"kill_grace_seconds,omitempty"`
+	Profile          string            `json:"profile,omitempty"`
+	User             string            `json:"user,omitempty"`
 
 	State         string       `json:"state"`
 	Message       string       `json:"message,omitempty"`
+	Reason        string       `json:"reason,omitempty"`
 	ExitCode      *int         `json:"exit_code,omitempty"`
 	KillRequested bool         `json:"kill_requested,omitempty"`
 	CreatedAt     time.Time    `json:"created_at"`

@@ -309,6 +309,8 @@ func place(spaces []*offerSpace, need instanceNeed, newID func(string, int) stri
 			Cmd:              spec.Cmd,
 			Env:              env,
 			KillGraceSeconds: spec.KillGraceSeconds,
+			Profile:          spec.Profile,
+			User:             spec.User,
 		})
 		return true
 	}
