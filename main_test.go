@@ -92,7 +92,8 @@ func intp(i int) *int { return &i }
 func TestWriteTasksShowsNewestFirstWithShortIDs(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	tasks := []api.Task{
-		{ID: "web.0.6f1c9a2e-5b7d-4e3a-9c1f-000000000001", Job: "web", Node: "0123456789abcdef", State: api.TaskRunning, CreatedAt: now.Add(-3 * time.Hour)},
+		{ID: "web.0.6f1c9a2e-5b7d-4e3a-9c1f-000000000001", Job: "web", Node: "0123456789abcdef", State: api.TaskRunning, CreatedAt: now.Add(-3 * time.Hour),
+			Resources: api.Resources{CPUs: 0.5, Mem: 128}, Used: &api.Usage{CPUs: 0.25, Mem: 40.2}},
 		{ID: "batch.1.x", Job: "batch", NodeName: "ip-10-0-1-5", State: api.TaskFailed, ExitCode: intp(2), CreatedAt: now.Add(-42 * time.Second)},
 	}
 	var b bytes.Buffer
@@ -100,9 +101,9 @@ func TestWriteTasksShowsNewestFirstWithShortIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "" +
-		"ID                        JOB    NODE          STATE    EXIT  AGE\n" +
-		"batch.1.x                 batch  ip-10-0-1-5   FAILED   2     42s\n" +
-		"web.0.6f1c9a2e-5b7d-4e3a  web    0123456789ab  RUNNING  -     3h\n"
+		"ID                        JOB    NODE          STATE    EXIT  CPU (used/alloc)  MEM MiB (used/alloc)  AGE\n" +
+		"batch.1.x                 batch  ip-10-0-1-5   FAILED   2     -                 -                     42s\n" +
+		"web.0.6f1c9a2e-5b7d-4e3a  web    0123456789ab  RUNNING  -     0.25/0.5          40/128                3h\n"
 	if b.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
 	}

@@ -285,7 +285,7 @@ func writeTasks(w io.Writer, tasks []api.Task, now time.Time, noTrunc bool) erro
 		return tasks[i].ID < tasks[j].ID
 	})
 	tw := newTable(w)
-	fmt.Fprintln(tw, "ID\tJOB\tNODE\tSTATE\tEXIT\tAGE")
+	fmt.Fprintln(tw, "ID\tJOB\tNODE\tSTATE\tEXIT\tCPU (used/alloc)\tMEM MiB (used/alloc)\tAGE")
 	for _, t := range tasks {
 		id, nodeName := t.ID, t.NodeName
 		if nodeName == "" {
@@ -301,7 +301,12 @@ func writeTasks(w io.Writer, tasks []api.Task, now time.Time, noTrunc bool) erro
 		if t.ExitCode != nil {
 			exit = strconv.Itoa(*t.ExitCode)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", id, dash(t.Job), dash(nodeName), shortState(t.State), exit, age(t.CreatedAt, now))
+		cpu, mem := "-", "-"
+		if t.Used != nil {
+			cpu = fmt.Sprintf("%.2f/%g", t.Used.CPUs, t.Resources.CPUs)
+			mem = fmt.Sprintf("%.0f/%g", t.Used.Mem, t.Resources.Mem)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, dash(t.Job), dash(nodeName), shortState(t.State), exit, cpu, mem, age(t.CreatedAt, now))
 	}
 	return tw.Flush()
 }

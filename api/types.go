@@ -92,9 +92,11 @@ type Task struct {
 	Env           map[string]string `json:"env,omitempty"`
 	Resources     Resources         `json:"resources"`
 	KillRequested bool              `json:"kill_requested,omitempty"`
-	CreatedAt     time.Time         `json:"created_at"`
-	UpdatedAt     time.Time         `json:"updated_at"`
-	History       []TaskStatus      `json:"history,omitempty"`
+	// Used is the task's measured use while it runs (from the leader).
+	Used      *Usage       `json:"used,omitempty"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+	History   []TaskStatus `json:"history,omitempty"`
 }
 
 // TaskFilter narrows GET /v1/tasks. Empty fields match everything.
@@ -122,10 +124,13 @@ type Node struct {
 	RegisteredAt time.Time         `json:"registered_at"`
 }
 
-// Usage is what tasks on a node actually consume, as measured by its isolator.
+// Usage is what tasks (of a node, or one task) actually consume, as measured
+// by the isolator and reported by the agent every few seconds.
 type Usage struct {
-	CPUs float64 `json:"cpus"` // cores in use, averaged over the last sample interval
-	Mem  float64 `json:"mem"`  // MiB resident
+	CPUs    float64   `json:"cpus"`               // cores in use, averaged over the last sample interval
+	Mem     float64   `json:"mem"`                // MiB resident
+	MemPeak float64   `json:"mem_peak,omitempty"` // MiB, highest seen, where the isolator knows it
+	At      time.Time `json:"at"`                 // when it was sampled
 }
 
 // Status is the answer of GET /v1/status: the cluster at a glance.

@@ -74,6 +74,36 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 	return st, nil
 }
 
+// usageOf is a node's last usage report: from the leader's soft state, or
+// this node's own sampler.
+func (b *backend) usageOf(node string) *usageReport {
+	b.n.leaderMu.Lock()
+	l := b.n.leader
+	b.n.leaderMu.Unlock()
+	if l != nil {
+		if rep := l.Usage(node); rep != nil {
+			return rep
+		}
+	}
+	if node == b.n.id {
+		return b.n.usage.get()
+	}
+	return nil
+}
+
+// withUsage adds a running task's measured use.
+func (b *backend) withUsage(t api.Task) api.Task {
+	if api.TaskStateTerminal(t.State) {
+		return t
+	}
+	if rep := b.usageOf(t.Node); rep != nil {
+		if u, ok := rep.Tasks[t.ID]; ok {
+			t.Used = &u
+		}
+	}
+	return t
+}
+
 // agentStatus answers for a node that holds no replica: the cluster part
 // comes from a node that does, the rest is this node's own.
 func (b *backend) agentStatus(ctx context.Context) (api.Status, error) {
@@ -115,8 +145,9 @@ func (b *backend) Nodes(ctx context.Context) ([]api.Node, error) {
 			Isolator: nd.Isolator, Total: fsmToAPI(nd.Total), Allocated: fsmToAPI(alloc[nd.ID]), Attributes: nd.Attributes,
 			Tasks: count[nd.ID], RegisteredAt: nd.RegisteredAt,
 		}
-		if nd.ID == n.id {
-			an.Used = n.usage.get()
+		if rep := b.usageOf(nd.ID); rep != nil {
+			used := rep.Total
+			an.Used = &used
 		}
 		out = append(out, an)
 	}
@@ -210,7 +241,7 @@ func (b *backend) Tasks(ctx context.Context, f api.TaskFilter) ([]api.Task, erro
 		if (f.Node != "" && t.Node != f.Node && names[t.Node] != f.Node) || (f.State != "" && t.State != f.State) || (f.Active && !t.Active()) {
 			continue
 		}
-		out = append(out, taskToAPI(t, names[t.Node]))
+		out = append(out, b.withUsage(taskToAPI(t, names[t.Node])))
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
@@ -234,7 +265,7 @@ func (b *backend) Task(ctx context.Context, id string) (api.Task, error) {
 	if nd := v.Node(t.Node); nd != nil {
 		name = nd.Name
 	}
-	return taskToAPI(t, name), nil
+	return b.withUsage(taskToAPI(t, name)), nil
 }
 
 func (b *backend) KillTask(ctx context.Context, id string) error {

@@ -31,6 +31,24 @@ type leaderState struct {
 	events  []appliedEvent
 	kick    chan struct{}
 	pending map[string]jobs.Pending
+	// usage is each agent's last usage report.
+	usage map[string]*usageReport
+}
+
+func (l *leaderState) recordUsage(rep *usageReport) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.usage == nil {
+		l.usage = map[string]*usageReport{}
+	}
+	l.usage[rep.Node] = rep
+}
+
+// Usage returns an agent's last usage report, or nil.
+func (l *leaderState) Usage(node string) *usageReport {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.usage[node]
 }
 
 type appliedEvent struct {

@@ -179,7 +179,7 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	}()
 	go func() { defer wg.Done(); n.watchLeadership(runCtx) }()
 	go func() { defer wg.Done(); n.runAgent(runCtx) }()
-	go func() { defer wg.Done(); n.usage.run(runCtx, iso) }()
+	go func() { defer wg.Done(); n.usage.run(runCtx, n) }()
 	go func() { defer wg.Done(); n.bootstrapExpect(runCtx) }()
 	go func() { defer wg.Done(); n.watchClusterID(runCtx) }()
 	go func() { defer wg.Done(); n.drainGossipEvents(runCtx) }()

@@ -29,6 +29,7 @@ func (n *Node) internalHandler(public http.Handler) http.Handler {
 	mux.HandleFunc("POST /v1/internal/commands", n.handleCommand)
 	mux.HandleFunc("GET /v1/internal/tasks", n.handleTaskWatch)
 	mux.HandleFunc("POST /v1/internal/leave", n.handleRemoveNode)
+	mux.HandleFunc("POST /v1/internal/usage", n.handleUsage)
 	mux.HandleFunc("POST /v1/agent/leave", n.handleLeave)
 	mux.Handle("/", public)
 	return mux
@@ -131,6 +132,26 @@ func (n *Node) handleLeave(w http.ResponseWriter, r *http.Request) {
 	}
 	writeRPCStatus(w, http.StatusAccepted, map[string]string{"leaving": n.id})
 }
+
+// handleUsage takes an agent's usage report; leader only, soft state.
+func (n *Node) handleUsage(w http.ResponseWriter, r *http.Request) {
+	var rep usageReport
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&rep); err != nil || rep.Node == "" {
+		writeRPCError(w, r, &api.ValidationError{Message: fmt.Sprintf("bad usage report: %v", err)})
+		return
+	}
+	n.leaderMu.Lock()
+	l := n.leader
+	n.leaderMu.Unlock()
+	if l == nil {
+		writeRPCError(w, r, n.notLeader())
+		return
+	}
+	l.recordUsage(&rep)
+	writeRPC(w, map[string]bool{"ok": true})
+}
+
+func jsonBytes(v any) ([]byte, error) { return json.Marshal(v) }
 
 func writeRPC(w http.ResponseWriter, v any) { writeRPCStatus(w, http.StatusOK, v) }
 

@@ -9,33 +9,47 @@ import (
 	"github.com/clusterd/clusterd/isolate"
 )
 
-const usageInterval = 5 * time.Second
+const (
+	// usageInterval is how often the agent samples its tasks' use.
+	usageInterval = 5 * time.Second
+	// usageReportEvery is how many samples go by between reports to the
+	// leader: a modest rate, and soft state (never written to Raft).
+	usageReportEvery = 2
+)
+
+// usageReport is what an agent tells the leader about actual use.
+type usageReport struct {
+	Node  string               `json:"node"`
+	Total api.Usage            `json:"total"`
+	Tasks map[string]api.Usage `json:"tasks"`
+}
 
 // usageSampler measures what this node's tasks actually use, for the
-// dashboard's capacity vs allocated vs used view.
+// capacity vs allocated vs used views of the API, CLI and dashboard.
 type usageSampler struct {
 	mu   sync.Mutex
-	last *api.Usage
+	last *usageReport
 
-	prevCPU  float64
+	prevCPU  map[string]float64 // task -> cumulative CPU seconds at prevTime
 	prevTime time.Time
 }
 
-func (u *usageSampler) get() *api.Usage {
+func (u *usageSampler) get() *usageReport {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.last == nil {
-		return nil
-	}
-	c := *u.last
-	return &c
+	return u.last
 }
 
-func (u *usageSampler) run(ctx context.Context, iso isolate.Isolator) {
+// run samples every usageInterval and reports to the leader every
+// usageReportEvery samples.
+func (u *usageSampler) run(ctx context.Context, n *Node) {
 	t := time.NewTicker(usageInterval)
 	defer t.Stop()
-	for {
-		u.sample(ctx, iso, time.Now())
+	for i := 0; ; i++ {
+		u.sample(ctx, n.iso, n.id, time.Now())
+		if i%usageReportEvery == 0 {
+			n.reportUsage(ctx, u.get())
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -44,23 +58,51 @@ func (u *usageSampler) run(ctx context.Context, iso isolate.Isolator) {
 	}
 }
 
-func (u *usageSampler) sample(ctx context.Context, iso isolate.Isolator, now time.Time) {
-	var cpu float64
-	var mem uint64
+func (u *usageSampler) sample(ctx context.Context, iso isolate.Isolator, node string, now time.Time) {
+	rep := &usageReport{Node: node, Tasks: map[string]api.Usage{}, Total: api.Usage{At: now}}
+	cpu := map[string]float64{}
+	u.mu.Lock()
+	prev, prevTime := u.prevCPU, u.prevTime
+	u.mu.Unlock()
 	for _, r := range iso.Running() {
 		s, err := iso.Usage(ctx, r.TaskID)
 		if err != nil {
 			continue // it just exited
 		}
-		cpu += s.CPUSeconds
-		mem += s.MemBytes
+		cpu[r.TaskID] = s.CPUSeconds
+		tu := api.Usage{Mem: float64(s.MemBytes) / (1 << 20), MemPeak: float64(s.MemPeakBytes) / (1 << 20), At: now}
+		if p, ok := prev[r.TaskID]; ok && s.CPUSeconds >= p && now.After(prevTime) {
+			tu.CPUs = (s.CPUSeconds - p) / now.Sub(prevTime).Seconds()
+		}
+		rep.Tasks[r.TaskID] = tu
+		rep.Total.CPUs += tu.CPUs
+		rep.Total.Mem += tu.Mem
 	}
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	rate := 0.0
-	if !u.prevTime.IsZero() && cpu >= u.prevCPU {
-		rate = (cpu - u.prevCPU) / now.Sub(u.prevTime).Seconds()
+	u.prevCPU, u.prevTime, u.last = cpu, now, rep
+	u.mu.Unlock()
+}
+
+// reportUsage hands a usage report to the leader: directly when this node
+// leads, else over HTTP. A lost report is simply replaced by the next one.
+func (n *Node) reportUsage(ctx context.Context, rep *usageReport) {
+	if rep == nil {
+		return
 	}
-	u.prevCPU, u.prevTime = cpu, now
-	u.last = &api.Usage{CPUs: rate, Mem: float64(mem) / (1 << 20)}
+	n.leaderMu.Lock()
+	l := n.leader
+	n.leaderMu.Unlock()
+	if l != nil {
+		l.recordUsage(rep)
+		return
+	}
+	body, err := jsonBytes(rep)
+	if err != nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := n.peer.do(rctx, "POST", "/v1/internal/usage", body, nil); err != nil {
+		n.log.Debug("report usage to the leader", "err", err)
+	}
 }

@@ -477,6 +477,13 @@ func (c *Cluster) Restart(t *testing.T, i int) {
 // live node, and waits (up to 60 s) until the leader lists it ready.
 func (c *Cluster) AddNode(t *testing.T) *Node {
 	t.Helper()
+	return c.AddNodeWith(t)
+}
+
+// AddNodeWith is AddNode with extra flags for the new node only (given
+// before the peer, e.g. "--server=false").
+func (c *Cluster) AddNodeWith(t *testing.T, extra ...string) *Node {
+	t.Helper()
 	var via *Node
 	for _, n := range c.Nodes() {
 		if c.live(n) {
@@ -495,6 +502,11 @@ func (c *Cluster) AddNode(t *testing.T) *Node {
 	}
 	n := c.newNode(t, i)
 	n.Args = c.nodeArgs(n, "join", via.GossipAddr())
+	if len(extra) > 0 {
+		// Flags go before the peer, the last argument.
+		peer := n.Args[len(n.Args)-1]
+		n.Args = append(append(n.Args[:len(n.Args)-1:len(n.Args)-1], extra...), peer)
+	}
 	c.mu.Lock()
 	c.nodes = append(c.nodes, n)
 	c.mu.Unlock()

@@ -408,3 +408,35 @@ func snapshots(n *Node) int {
 	entries, _ := os.ReadDir(filepath.Join(n.DataDir, "raft", "snapshots"))
 	return len(entries)
 }
+
+func TestVotersGrowToTheTargetAmongServerNodesOnly(t *testing.T) {
+	c := Start(t, Options{N: 3, ExtraArgs: []string{"--voters", "5"}})
+	leader := c.Leader(t)
+	c.Eventually(t, "3 voters", 30*time.Second, func() bool { return len(voters(c, leader.Index)) == 3 })
+	agentOnly := c.AddNodeWith(t, "--server=false")
+	// Four nodes, of which three may vote: still three voters (odd).
+	time.Sleep(2 * time.Second) // give the leader time to (wrongly) add it
+	if v := voters(c, leader.Index); len(v) != 3 || slices.Contains(v, agentOnly.ID) {
+		t.Fatalf("voters after an agent-only node joined: %v", v)
+	}
+	a, b := c.AddNode(t), c.AddNode(t)
+	c.Eventually(t, "5 voters, the agent-only node not among them", 30*time.Second, func() bool {
+		v := voters(c, leader.Index)
+		return len(v) == 5 && slices.Contains(v, a.ID) && slices.Contains(v, b.ID) && !slices.Contains(v, agentOnly.ID)
+	})
+	// The agent-only node holds no replica but serves the API (redirecting
+	// reads) and runs tasks.
+	st, err := c.Status(agentOnly.Index)
+	if err != nil || st.Leader == "" || st.AppliedIndex != 0 {
+		t.Fatalf("agent-only node status: %+v, %v", st, err)
+	}
+	c.Submit(t, agentOnly.Index, `{"id":"w","type":"service","cmd":"sleep 300","instances":12,"cpus":0.5,"mem":16}`)
+	c.Eventually(t, "a task runs on the agent-only node", 30*time.Second, func() bool {
+		for _, node := range runningOn(c, leader.Index, "w") {
+			if node == agentOnly.ID {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -318,7 +318,7 @@
 
     const tb = $("tasks-table").tBodies[0];
     if (!shown.length) {
-      tb.replaceChildren(emptyRow(7, state.tasks.length ? "No task matches the filter." : "No tasks."));
+      tb.replaceChildren(emptyRow(8, state.tasks.length ? "No task matches the filter." : "No tasks."));
       return;
     }
     const frag = document.createDocumentFragment();
@@ -333,6 +333,7 @@
         el("td", { text: t.node_name || t.node || "–" }),
         el("td", {}, stateBadge(t.state), t.kill_requested && !TERMINAL.has(t.state) ? el("span", { class: "muted", text: " kill requested" }) : null),
         el("td", { class: "num", text: t.exit_code === undefined || t.exit_code === null ? "" : String(t.exit_code) }),
+        el("td", { class: "num nowrap", title: "measured use / allocated", text: t.used ? fmtCPU(t.used.cpus) + " / " + fmtCPU((t.resources || {}).cpus) + " cpu · " + fmtMem(t.used.mem) : "" }),
         el("td", { title: absTime(t.updated_at), text: ago(t.updated_at) }),
         el("td", { class: "actions" }, kill)));
     }
@@ -425,7 +426,8 @@
       ["updated", absTime(t.updated_at)],
     ];
     if (t.exit_code !== undefined && t.exit_code !== null) facts.splice(1, 0, ["exit code", String(t.exit_code)]);
-    if (t.message) facts.splice(1, 0, ["message", t.message]);
+    if (t.message) facts.splice(1, 0, ["message", t.message + (t.reason ? " (" + t.reason + ")" : "")]);
+    if (t.used) facts.splice(1, 0, ["used", fmtCPU(t.used.cpus) + " cpu, " + fmtMem(t.used.mem) + (t.used.mem_peak ? " (peak " + fmtMem(t.used.mem_peak) + ")" : "")]);
     $("panel-facts").replaceChildren(...facts.map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", {}, v))));
     $("panel-kill").hidden = TERMINAL.has(t.state);
     const hist = (t.history || []).slice().reverse();
