@@ -430,7 +430,7 @@ func TestVotersGrowToTheTargetAmongServerNodesOnly(t *testing.T) {
 	if err != nil || st.Leader == "" || st.AppliedIndex != 0 {
 		t.Fatalf("agent-only node status: %+v, %v", st, err)
 	}
-	c.Submit(t, agentOnly.Index, `{"id":"w","type":"service","cmd":"sleep 300","instances":12,"cpus":0.5,"mem":16}`)
+	c.Submit(t, agentOnly.Index, `{"id":"w","type":"service","cmd":"sleep 300","instances":24,"cpus":0.5,"mem":16}`) // fills every node
 	c.Eventually(t, "a task runs on the agent-only node", 30*time.Second, func() bool {
 		for _, node := range runningOn(c, leader.Index, "w") {
 			if node == agentOnly.ID {
