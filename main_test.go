@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clusterd/clusterd/api"
 	"github.com/clusterd/clusterd/node"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 func TestParseResourcesAcceptsKeyValueAndMesosForms(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/clusterd/clusterd/api"
 	"github.com/clusterd/clusterd/node"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // parseResources reads the --resources flag: comma-separated key=value pairs

@@ -10,10 +10,10 @@ import (
 	"sort"
 	"time"
 
-	"github.com/clusterd/clusterd/api"
 	"github.com/clusterd/clusterd/node/jobs"
 	"github.com/clusterd/clusterd/raftfsm"
 	"github.com/clusterd/clusterd/web"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // backend answers the HTTP API from the replicated state (reads, on any

@@ -13,7 +13,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // Config is everything a node needs to start. Build it with DefaultConfig and

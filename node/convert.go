@@ -4,9 +4,9 @@ import (
 	"math"
 
 	"github.com/clusterd/clusterd/allocator"
-	"github.com/clusterd/clusterd/api"
 	"github.com/clusterd/clusterd/isolate"
 	"github.com/clusterd/clusterd/raftfsm"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // The node translates between the three schemas it sits between: the API's

@@ -21,11 +21,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/clusterd/clusterd/api"
 	"github.com/clusterd/clusterd/gossip"
 	"github.com/clusterd/clusterd/isolate"
 	"github.com/clusterd/clusterd/raftfsm"
 	"github.com/clusterd/clusterd/web"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // ReadyInfo is handed to Run's ready callback once the node serves HTTP.

@@ -14,8 +14,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/clusterd/clusterd/api"
 	"github.com/clusterd/clusterd/gossip"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // peerClient calls other nodes' HTTP APIs. It tries the node that last

@@ -12,8 +12,8 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/clusterd/clusterd/api"
 	"github.com/clusterd/clusterd/raftfsm"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // Node-to-node endpoints. They live beside the public API on the HTTP port

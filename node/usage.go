@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/clusterd/clusterd/api"
 	"github.com/clusterd/clusterd/isolate"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 const (

@@ -9,7 +9,7 @@ import (
 	"context"
 	"io"
 
-	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // Backend is what the HTTP layer needs from a node. Errors are the api

@@ -12,7 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // chromiumPath is where Debian's chromium package puts the browser.

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // writeJSON answers with v as JSON, indented when the query has ?pretty.

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // fakeBackend is an in-memory Backend. Setting err makes every call that

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // maxTailBytes bounds ?tail=N, which is held in memory.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/web/api"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

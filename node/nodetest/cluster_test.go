@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // voters returns the voters node i reports.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // taskProc is a live process of a task, found in /proc.

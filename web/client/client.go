@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 // maxErrorBody bounds how much of an error response is read.

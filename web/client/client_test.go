@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clusterd/clusterd/api"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
