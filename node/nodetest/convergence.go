@@ -16,10 +16,14 @@ const convergeTimeout = 30 * time.Second
 
 // ignoredFields are the per-node parts of the objects GET path lists, left
 // out when voters' answers are compared: a job's pending reason is computed
-// by the leader's scheduler, not replicated.
+// by the leader's scheduler and a task's measured use is reported to the
+// leader; neither is replicated.
 func ignoredFields(path string) []string {
-	if path == "/v1/jobs" {
+	switch path {
+	case "/v1/jobs":
 		return []string{"pending"}
+	case "/v1/tasks":
+		return []string{"used"}
 	}
 	return nil
 }
