@@ -1,8 +1,14 @@
 // Package allocator decides who gets what: it shares the cluster's agents among frameworks
-// by hierarchical weighted Dominant Resource Fairness over roles and frameworks, makes
-// resource offers and keeps their filters (refuse, suppress, offer timeout), and validates
-// the accepts that turn offers into tasks, so that no resource is ever offered twice or
+// by hierarchical weighted Dominant Resource Fairness over roles and frameworks, within each
+// role's quota limit (SetQuota) and honouring reservations of an agent's resources for a
+// role (Agent.Reserved, Reserve, Unreserve); it makes resource offers and keeps their
+// filters (refuse, suppress, offer timeout, Pause after a leader change), and validates the
+// accepts that turn offers into tasks, so that no resource is ever offered twice or
 // committed beyond an agent's total.
+//
+// Allocate keeps roles and frameworks in DRF order incrementally (sorted by cached dominant
+// share, moved when what they hold changes), so a cycle costs about O(agents × log
+// frameworks), not O(agents × frameworks): see BenchmarkAllocateCycle10kAgents1kFrameworks.
 //
 // It is the pure core of two-level scheduling, run on the Raft leader and driven by the
 // node: it must not do I/O, read the clock (every method that needs the time takes now),
@@ -37,6 +43,14 @@ type Agent struct {
 	Total    Resources
 	// Attributes are handed out with every offer of this agent: treat them as read-only.
 	Attributes map[string]string
+	// Reserved is the agent's static reservations: role → resources carved out of Total
+	// (an agent's --resources "cpus(analytics):4"). Reserved resources are offered only to
+	// frameworks of their role and count toward its share and quota once allocated or
+	// offered. Their sum must fit in Total; "" and "*" are not roles one reserves for.
+	// Dynamic reservations (Reserve) come on top and are kept apart: see Reserve.
+	// UpdateAgent replaces the static reservations with its argument's, so pass them on
+	// every update.
+	Reserved map[string]Resources
 }
 
 // Framework is a registered scheduler.
@@ -102,38 +116,93 @@ type Allocator struct {
 	// dirty holds every agent whose free resources may be worth offering: an agent enters it
 	// whenever its free resources grow and leaves it when Allocate offers them or finds them
 	// below the minimum allocatable. Allocate looks at these agents only; one that no
-	// framework may be offered (filters, suppression) stays for the next call.
-	dirty        map[AgentID]struct{}
+	// framework may be offered (filters, suppression, quota) stays for the next call. Free
+	// reservations of a role without frameworks do not keep an agent here: AddFramework
+	// brings the agent back (see reservedAgents).
+	dirty        map[AgentID]*agentState
 	total        scalars // the sum of all agents' totals
 	offerSeq     uint64
 	unsuppressed int // registered frameworks that are not suppressed
+
+	// roleOrder is the roles with registered frameworks in DRF order (weighted share, then
+	// name); each role keeps its unsuppressed frameworks in DRF order too. Keys are cached
+	// and moved incrementally when a framework's holdings change, so Allocate does not scan
+	// every framework per agent. stale means the cluster total or a weight changed, which
+	// changes every key: the order is rebuilt before it is next used.
+	roleOrder []*roleState
+	stale     bool
+	visit     uint64 // Allocate's agent visit counter (see roleState.visit)
+
+	quotas   map[string]scalars  // role → limit; a zero kind is unlimited
+	consumed map[string]*roleUse // role → what its tasks and offers hold, registered or not
+	// reservedAgents indexes the agents holding reservations for a role, so that they are
+	// looked at again when the role's first framework registers.
+	reservedAgents map[string]map[AgentID]struct{}
+	paused         bool
 }
 
 type agentState struct {
-	info      Agent
-	allocated Resources // sum of its tasks
-	offered   Resources // sum of its outstanding offers
-	tasks     map[string]struct{}
-	offers    map[OfferID]struct{}
+	info     Agent            // info.Reserved holds the static reservations
+	unres    pool             // the resources not reserved for any role
+	reserved map[string]*pool // role → its reservations (static and dynamic); nil when none
+	dynamic  map[string]Resources
+	tasks    map[string]struct{} // nil until the first task
+	offers   []OfferID           // outstanding, in no particular order (few per agent)
+}
+
+// pool is one part of an agent: its unreserved resources, or those reserved for one role.
+// Every resource of the part is in exactly one of allocated, offered or free.
+type pool struct {
+	total, allocated, offered Resources
+}
+
+func (p *pool) free() Resources {
+	if p.allocated.IsZero() && p.offered.IsZero() {
+		return p.total
+	}
+	return p.total.Sub(p.allocated).Sub(p.offered)
 }
 
 type frameworkState struct {
 	info       Framework
+	role       *roleState
+	key        float64 // dominant share when last placed in role.order
 	used       *usage
 	offered    scalars // sum of its outstanding offers
-	offers     map[OfferID]struct{}
+	offers     int     // how many outstanding offers it holds
 	suppressed bool
-	refused    map[AgentID]time.Time // refuse filters: no offers on that agent before then
+	// refused holds refuse filters by agent: no offer on that agent that is contained in a
+	// filter's resources before its time runs out.
+	refused map[AgentID][]refusal
+}
+
+type refusal struct {
+	res   Resources
+	until time.Time
 }
 
 type roleState struct {
-	frameworks []*frameworkState // sorted by id
+	name       string
+	frameworks []*frameworkState // all registered, sorted by id
+	order      []*frameworkState // unsuppressed, by (key, id)
+	held       scalars           // the sum of its frameworks' held()
+	key        float64           // weighted dominant share when last placed in roleOrder
+	visit      uint64            // the agent visit in which this role was last offered
+}
+
+// roleUse is what a role's tasks and offers hold (quota consumption); n counts them, so
+// the sum is reset to an exact zero when the last one goes.
+type roleUse struct {
+	sum scalars
+	n   int
 }
 
 type task struct {
-	fw    FrameworkID
-	agent AgentID
-	res   Resources
+	fw       FrameworkID
+	role     string
+	agent    AgentID
+	res      Resources
+	reserved Resources // the part of res taken from the role's reservation on the agent
 }
 
 // New returns an empty allocator.
@@ -150,7 +219,11 @@ func New(cfg Config) *Allocator {
 		usage:      map[FrameworkID]*usage{},
 		tasks:      map[string]*task{},
 		offers:     map[OfferID]*offerState{},
-		dirty:      map[AgentID]struct{}{},
+		dirty:      map[AgentID]*agentState{},
+
+		quotas:         map[string]scalars{},
+		consumed:       map[string]*roleUse{},
+		reservedAgents: map[string]map[AgentID]struct{}{},
 	}
 }
 
@@ -164,13 +237,16 @@ var (
 	ErrEmptyID          = errors.New("empty id")
 	ErrInvalidWeight    = errors.New("invalid role weight")
 	ErrInvalidResources = errors.New("invalid resources")
+	ErrInvalidRole      = errors.New("invalid role")
+	// ErrQuotaExceeded: the launch would take its role beyond its quota limit.
+	ErrQuotaExceeded = errors.New("quota exceeded")
 	// ErrOverCommit: the resources asked for are not free (AddTask) or not in the offers
 	// (Accept). The allocator never commits more than an agent has.
 	ErrOverCommit = errors.New("resources not available")
 )
 
-// AddAgent starts offering ag's resources. It fails if the id is taken or the total is
-// not a valid amount.
+// AddAgent starts offering ag's resources. It fails if the id is taken, the total is not a
+// valid amount, or the static reservations name "" or "*" or do not fit in the total.
 func (a *Allocator) AddAgent(ag Agent) error {
 	if ag.ID == "" {
 		return fmt.Errorf("add agent: %w", ErrEmptyID)
@@ -181,56 +257,178 @@ func (a *Allocator) AddAgent(ag Agent) error {
 	if err := ag.Total.check(); err != nil {
 		return fmt.Errorf("add agent %q: total %w: %w", ag.ID, err, ErrInvalidResources)
 	}
+	var sum Resources
+	for _, role := range slices.Sorted(maps.Keys(ag.Reserved)) {
+		res := ag.Reserved[role]
+		if err := checkRole(role); err != nil {
+			return fmt.Errorf("add agent %q: reservation: %w", ag.ID, err)
+		}
+		if err := res.check(); err != nil {
+			return fmt.Errorf("add agent %q: reservation for role %q: %w: %w", ag.ID, role, err, ErrInvalidResources)
+		}
+		sum = sum.Add(res)
+	}
+	if !ag.Total.Contains(sum) {
+		return fmt.Errorf("add agent %q: reservations %v do not fit in the total %v: %w", ag.ID, sum, ag.Total, ErrInvalidResources)
+	}
 	a.addAgent(ag)
 	return nil
 }
 
-func (a *Allocator) addAgent(ag Agent) {
-	ag.Total = cloneResources(ag.Total)
-	ag.Attributes = maps.Clone(ag.Attributes)
-	a.agents[ag.ID] = &agentState{info: ag, tasks: map[string]struct{}{}, offers: map[OfferID]struct{}{}}
-	a.total = a.total.plus(scalarsOf(ag.Total))
-	a.dirty[ag.ID] = struct{}{}
+func checkRole(role string) error {
+	if role == "" || role == DefaultRole {
+		return fmt.Errorf("role %q: resources are reserved for a named role, not the default role: %w", role, ErrInvalidRole)
+	}
+	return nil
 }
 
-// UpdateAgent replaces an agent's total and attributes and rescinds its outstanding offers,
-// which described the old agent; they are returned so the node can tell their frameworks.
-// An unknown agent is added (an empty id is ignored). Its tasks stay: if the new total is
-// smaller than what they hold, nothing more is offered there until enough of them end. An
-// invalid total (negative or NaN amounts, a port range ending before it begins) is cleaned:
-// such amounts count as zero and such ranges are dropped.
+func (a *Allocator) addAgent(ag Agent) {
+	st := &agentState{}
+	a.agents[ag.ID] = st
+	a.setInfo(st, ag)
+	a.total = a.total.plus(scalarsOf(ag.Total))
+	a.stale = true
+	a.dirty[ag.ID] = st
+}
+
+// setInfo installs ag (a valid agent) as st's description and rebuilds st's pools: static
+// reservations from ag, dynamic ones kept while they still fit (in role order), and the
+// tasks' resources counted again in the pools they came from (what of a task's reserved
+// part its role's reservation no longer holds counts as unreserved). st has no outstanding
+// offers.
+func (a *Allocator) setInfo(st *agentState, ag Agent) {
+	ag.Total = cloneResources(ag.Total).normalized()
+	ag.Attributes = maps.Clone(ag.Attributes)
+	static := map[string]Resources{}
+	for role, res := range ag.Reserved {
+		if !res.IsZero() {
+			static[role] = cloneResources(res).normalized()
+		}
+	}
+	ag.Reserved = nil
+	if len(static) > 0 {
+		ag.Reserved = static
+	}
+	for role := range st.reserved {
+		a.unindexReservation(role, ag.ID)
+	}
+	st.info = ag
+	st.reserved = nil
+	left := ag.Total
+	for _, role := range slices.Sorted(maps.Keys(static)) {
+		a.reservedPool(st, role).total = static[role]
+		left = left.Sub(static[role])
+	}
+	for _, role := range slices.Sorted(maps.Keys(st.dynamic)) {
+		res := st.dynamic[role]
+		if !left.Contains(res) {
+			delete(st.dynamic, role)
+			continue
+		}
+		p := a.reservedPool(st, role)
+		p.total = p.total.Add(res)
+		left = left.Sub(res)
+	}
+	st.unres = pool{total: left}
+	for _, id := range slices.Sorted(maps.Keys(st.tasks)) {
+		t := a.tasks[id]
+		// What is left of the task's reservation keeps it; the rest becomes unreserved.
+		if p := st.reserved[t.role]; p != nil && !t.reserved.IsZero() {
+			t.reserved = intersect(t.reserved, p.total.Sub(p.allocated))
+			p.allocated = p.allocated.Add(t.reserved)
+		} else {
+			t.reserved = Resources{}
+		}
+		st.unres.allocated = st.unres.allocated.Add(t.res.Sub(t.reserved))
+	}
+}
+
+// reservedPool returns st's pool for role, creating it (and indexing it) if needed.
+func (a *Allocator) reservedPool(st *agentState, role string) *pool {
+	if p := st.reserved[role]; p != nil {
+		return p
+	}
+	if st.reserved == nil {
+		st.reserved = map[string]*pool{}
+	}
+	p := &pool{}
+	st.reserved[role] = p
+	idx := a.reservedAgents[role]
+	if idx == nil {
+		idx = map[AgentID]struct{}{}
+		a.reservedAgents[role] = idx
+	}
+	idx[st.info.ID] = struct{}{}
+	return p
+}
+
+func (a *Allocator) unindexReservation(role string, id AgentID) {
+	if idx := a.reservedAgents[role]; idx != nil {
+		delete(idx, id)
+		if len(idx) == 0 {
+			delete(a.reservedAgents, role)
+		}
+	}
+}
+
+// UpdateAgent replaces an agent's total, attributes and static reservations and rescinds
+// its outstanding offers, which described the old agent; they are returned so the node can
+// tell their frameworks. An unknown agent is added (an empty id is ignored). Its tasks
+// stay: if the new total is smaller than what they hold, nothing more is offered there
+// until enough of them end. Dynamic reservations (Reserve) stay while they fit beside the
+// static ones; one that no longer fits is dropped. An invalid total (negative or NaN
+// amounts, a port range ending before it begins) is cleaned: such amounts count as zero and
+// such ranges are dropped; so are reservations for "" or "*" and static reservations that
+// do not fit (in role order).
 func (a *Allocator) UpdateAgent(ag Agent) []Offer {
 	if ag.ID == "" {
 		return nil
 	}
 	ag.Total = sanitize(ag.Total)
+	var reserved map[string]Resources
+	left := ag.Total
+	for _, role := range slices.Sorted(maps.Keys(ag.Reserved)) {
+		res := sanitize(ag.Reserved[role])
+		if checkRole(role) != nil || !left.Contains(res) {
+			continue
+		}
+		if reserved == nil {
+			reserved = map[string]Resources{}
+		}
+		reserved[role] = res
+		left = left.Sub(res)
+	}
+	ag.Reserved = reserved
 	st, ok := a.agents[ag.ID]
 	if !ok {
 		a.addAgent(ag)
 		return nil
 	}
-	rescinded := a.removeOffers(slices.Collect(maps.Keys(st.offers)))
+	rescinded := a.removeOffers(slices.Clone(st.offers))
 	a.total = a.total.minus(scalarsOf(st.info.Total)).plus(scalarsOf(ag.Total))
-	ag.Total = cloneResources(ag.Total)
-	ag.Attributes = maps.Clone(ag.Attributes)
-	st.info = ag
-	a.dirty[ag.ID] = struct{}{}
+	a.stale = true
+	a.setInfo(st, ag)
+	a.dirty[ag.ID] = st
 	return rescinded
 }
 
 // RemoveAgent forgets an agent. Its outstanding offers are rescinded and returned; its tasks
-// are forgotten and their resources vanish with it (the node marks the tasks lost).
+// are forgotten and their resources vanish with it (the node marks the tasks lost), and so
+// do its reservations.
 func (a *Allocator) RemoveAgent(id AgentID) []Offer {
 	st, ok := a.agents[id]
 	if !ok {
 		return nil
 	}
-	rescinded := a.removeOffers(slices.Collect(maps.Keys(st.offers)))
+	rescinded := a.removeOffers(slices.Clone(st.offers))
 	for _, tid := range slices.Sorted(maps.Keys(st.tasks)) {
 		a.removeTask(tid)
 	}
 	for _, f := range a.frameworks {
 		delete(f.refused, id)
+	}
+	for role := range st.reserved {
+		a.unindexReservation(role, id)
 	}
 	delete(a.agents, id)
 	delete(a.dirty, id)
@@ -239,6 +437,7 @@ func (a *Allocator) RemoveAgent(id AgentID) []Offer {
 	} else {
 		a.total = a.total.minus(scalarsOf(st.info.Total))
 	}
+	a.stale = true
 	return rescinded
 }
 
@@ -259,17 +458,27 @@ func (a *Allocator) AddFramework(fw Framework) error {
 		u = &usage{}
 		a.usage[fw.ID] = u
 	}
-	f := &frameworkState{info: fw, used: u, offers: map[OfferID]struct{}{}, refused: map[AgentID]time.Time{}}
-	a.frameworks[fw.ID] = f
-	a.unsuppressed++
 	r := a.roles[fw.Role]
 	if r == nil {
-		r = &roleState{}
+		r = &roleState{name: fw.Role}
 		a.roles[fw.Role] = r
 		a.roleNames = insertSorted(a.roleNames, fw.Role)
+		r.key = a.roleKey(r)
+		a.insertRole(r)
+		// Agents holding reservations for the role left the pending set when nobody could
+		// use them: look at them again.
+		for id := range a.reservedAgents[fw.Role] {
+			a.dirty[id] = a.agents[id]
+		}
 	}
+	f := &frameworkState{info: fw, role: r, used: u, refused: map[AgentID][]refusal{}}
+	a.frameworks[fw.ID] = f
+	a.unsuppressed++
 	i, _ := slices.BinarySearchFunc(r.frameworks, fw.ID, byID)
 	r.frameworks = slices.Insert(r.frameworks, i, f)
+	f.key = a.frameworkKey(f)
+	r.insert(f, a.stale)
+	a.changeHeld(f, u.sum, true)
 	return nil
 }
 
@@ -280,22 +489,25 @@ func (a *Allocator) RemoveFramework(id FrameworkID) []Offer {
 	if !ok {
 		return nil
 	}
-	rescinded := a.removeOffers(slices.Collect(maps.Keys(f.offers)))
+	rescinded := a.removeOffers(a.offersOf(f))
 	if !f.suppressed {
 		a.unsuppressed--
+		f.role.remove(f, a.stale)
+		f.suppressed = true // out of the order for good: changeHeld must not put it back
 	}
+	a.changeHeld(f, f.used.sum, false)
 	delete(a.frameworks, id)
 	if f.used.tasks == 0 {
 		delete(a.usage, id)
 	}
-	role := f.info.Role
-	r := a.roles[role]
+	r := f.role
 	if i, found := slices.BinarySearchFunc(r.frameworks, id, byID); found {
 		r.frameworks = slices.Delete(r.frameworks, i, i+1)
 	}
 	if len(r.frameworks) == 0 {
-		delete(a.roles, role)
-		a.roleNames = removeSorted(a.roleNames, role)
+		a.removeRole(r)
+		delete(a.roles, r.name)
+		a.roleNames = removeSorted(a.roleNames, r.name)
 	}
 	return rescinded
 }
@@ -310,6 +522,7 @@ func (a *Allocator) SetRoleWeight(role string, weight float64) error {
 		role = DefaultRole
 	}
 	a.weights[role] = weight
+	a.stale = true
 	return nil
 }
 
@@ -319,6 +532,7 @@ func (a *Allocator) Suppress(fw FrameworkID) {
 	if f, ok := a.frameworks[fw]; ok && !f.suppressed {
 		f.suppressed = true
 		a.unsuppressed--
+		f.role.remove(f, a.stale)
 	}
 }
 
@@ -332,23 +546,43 @@ func (a *Allocator) Revive(fw FrameworkID) {
 	if f.suppressed {
 		f.suppressed = false
 		a.unsuppressed++
+		f.key = a.frameworkKey(f)
+		f.role.insert(f, a.stale)
 	}
 	clear(f.refused)
 }
 
+// Pause stops Allocate from making offers until Resume; everything else works as usual
+// (accepts, declines, tasks, expiry). The node pauses after a leader change until most
+// agents have re-registered or a timeout passes, so nothing is offered against a
+// half-rebuilt state. Agents whose resources free up meanwhile are offered after Resume.
+func (a *Allocator) Pause() { a.paused = true }
+
+// Resume lets Allocate make offers again.
+func (a *Allocator) Resume() { a.paused = false }
+
+// Paused reports whether offers are paused.
+func (a *Allocator) Paused() bool { return a.paused }
+
 // AddTask records resources already committed to a task: when a new leader rebuilds from
 // replicated state, and inside Accept. It fails if the agent or framework is unknown, the
-// task id is in use, or the agent's free resources (total minus allocated minus offered)
-// do not contain res: the allocator never over-commits, so the node must rescind offers
-// before re-adding tasks that would need their resources.
+// task id is in use, or the agent's free resources the framework may use (its role's free
+// reservation, taken first, plus the free unreserved resources) do not contain res: the
+// allocator never over-commits, so the node must rescind offers before re-adding tasks that
+// would need their resources.
+//
+// Quota is not checked: a committed task exists, so it is recorded even when it takes its
+// role beyond its limit (the quota was lowered, or the tasks came from an older leader);
+// the role is then offered nothing until it is back under its limit.
 func (a *Allocator) AddTask(taskID string, fw FrameworkID, agent AgentID, res Resources) error {
 	st, ok := a.agents[agent]
+	f := a.frameworks[fw]
 	switch {
 	case taskID == "":
 		return fmt.Errorf("add task: %w", ErrEmptyID)
 	case !ok:
 		return fmt.Errorf("add task %q: agent %q: %w", taskID, agent, ErrUnknownAgent)
-	case a.frameworks[fw] == nil:
+	case f == nil:
 		return fmt.Errorf("add task %q: framework %q: %w", taskID, fw, ErrUnknownFramework)
 	case a.tasks[taskID] != nil:
 		return fmt.Errorf("add task %q: %w", taskID, ErrTaskExists)
@@ -356,21 +590,54 @@ func (a *Allocator) AddTask(taskID string, fw FrameworkID, agent AgentID, res Re
 	if err := res.check(); err != nil {
 		return fmt.Errorf("add task %q: %w: %w", taskID, err, ErrInvalidResources)
 	}
-	if free := a.free(st); !free.Contains(res) {
-		return fmt.Errorf("add task %q on agent %q: it needs %v but only %v is free: %w", taskID, agent, res, free, ErrOverCommit)
+	res = res.normalized()
+	var fromReserved Resources
+	if p := st.reserved[f.info.Role]; p != nil {
+		fromReserved = intersect(res, p.free())
 	}
-	a.addTask(taskID, fw, st, res)
+	if rest := res.Sub(fromReserved); !st.unres.free().Contains(rest) {
+		return fmt.Errorf("add task %q on agent %q: it needs %v but only %v is free for role %q: %w",
+			taskID, agent, res, a.freeFor(st, f.info.Role), f.info.Role, ErrOverCommit)
+	}
+	a.addTask(taskID, f, st, res, fromReserved)
 	return nil
 }
 
-func (a *Allocator) addTask(id string, fw FrameworkID, st *agentState, res Resources) {
+// freeFor is what of st a framework of role may use: the free unreserved resources and the
+// free part of the role's reservation.
+func (a *Allocator) freeFor(st *agentState, role string) Resources {
+	free := st.unres.free()
+	if p := st.reserved[role]; p != nil {
+		free = free.Add(p.free())
+	}
+	return free
+}
+
+// addTask records a task of f on st whose part fromReserved comes from f's role's
+// reservation and the rest from the unreserved resources.
+func (a *Allocator) addTask(id string, f *frameworkState, st *agentState, res, fromReserved Resources) {
 	res = cloneResources(res).normalized()
-	a.tasks[id] = &task{fw: fw, agent: st.info.ID, res: res}
+	role := f.info.Role
+	t := &task{fw: f.info.ID, role: role, agent: st.info.ID, res: res}
+	if fromReserved.IsZero() {
+		st.unres.allocated = st.unres.allocated.Add(res)
+	} else {
+		t.reserved = fromReserved
+		p := st.reserved[role]
+		p.allocated = p.allocated.Add(fromReserved)
+		st.unres.allocated = st.unres.allocated.Add(res.Sub(fromReserved))
+	}
+	a.tasks[id] = t
+	if st.tasks == nil {
+		st.tasks = map[string]struct{}{}
+	}
 	st.tasks[id] = struct{}{}
-	st.allocated = st.allocated.Add(res)
-	u := a.usage[fw]
-	u.sum = u.sum.plus(scalarsOf(res))
+	s := scalarsOf(res)
+	u := f.used
+	u.sum = u.sum.plus(s)
 	u.tasks++
+	a.consume(role, s, true)
+	a.changeHeld(f, s, true)
 }
 
 // RemoveTask frees a task's resources (it ended) and reports whether the task was known. The
@@ -381,7 +648,7 @@ func (a *Allocator) RemoveTask(taskID string) bool {
 		return false
 	}
 	a.removeTask(taskID)
-	a.dirty[t.agent] = struct{}{}
+	a.dirty[t.agent] = a.agents[t.agent]
 	return true
 }
 
@@ -390,42 +657,69 @@ func (a *Allocator) removeTask(id string) {
 	delete(a.tasks, id)
 	st := a.agents[t.agent]
 	delete(st.tasks, id)
-	if len(st.tasks) == 0 {
-		st.allocated = Resources{} // no float drift left behind
+	if len(st.tasks) == 0 { // no float drift left behind
+		st.unres.allocated = Resources{}
+		for _, p := range st.reserved {
+			p.allocated = Resources{}
+		}
+	} else if t.reserved.IsZero() {
+		st.unres.allocated = st.unres.allocated.Sub(t.res)
 	} else {
-		st.allocated = st.allocated.Sub(t.res)
+		p := st.reserved[t.role]
+		p.allocated = p.allocated.Sub(t.reserved)
+		st.unres.allocated = st.unres.allocated.Sub(t.res.Sub(t.reserved))
 	}
+	s := scalarsOf(t.res)
+	a.consume(t.role, s, false)
 	u := a.usage[t.fw]
 	u.tasks--
+	f := a.frameworks[t.fw]
 	switch {
 	case u.tasks > 0:
-		u.sum = u.sum.minus(scalarsOf(t.res))
-	case a.frameworks[t.fw] != nil:
+		u.sum = u.sum.minus(s)
+	case f != nil:
 		u.sum = scalars{}
 	default:
 		delete(a.usage, t.fw)
 	}
+	if f != nil {
+		a.changeHeld(f, s, false)
+	}
 }
 
-// free is what an agent has neither committed to tasks nor offered.
+// free is what an agent has neither committed to tasks nor offered, reserved or not.
 func (a *Allocator) free(st *agentState) Resources {
-	return st.info.Total.Sub(st.allocated).Sub(st.offered)
+	free := st.unres.free()
+	for _, role := range slices.Sorted(maps.Keys(st.reserved)) {
+		free = free.Add(st.reserved[role].free())
+	}
+	return free
 }
 
 // AgentAllocated is what an agent's tasks hold (zero for an unknown agent).
 func (a *Allocator) AgentAllocated(id AgentID) Resources {
-	if st, ok := a.agents[id]; ok {
-		return st.allocated
+	st, ok := a.agents[id]
+	if !ok {
+		return Resources{}
 	}
-	return Resources{}
+	sum := st.unres.allocated
+	for _, role := range slices.Sorted(maps.Keys(st.reserved)) {
+		sum = sum.Add(st.reserved[role].allocated)
+	}
+	return sum
 }
 
 // AgentOffered is what an agent's outstanding offers hold.
 func (a *Allocator) AgentOffered(id AgentID) Resources {
-	if st, ok := a.agents[id]; ok {
-		return st.offered
+	st, ok := a.agents[id]
+	if !ok {
+		return Resources{}
 	}
-	return Resources{}
+	sum := st.unres.offered
+	for _, role := range slices.Sorted(maps.Keys(st.reserved)) {
+		sum = sum.Add(st.reserved[role].offered)
+	}
+	return sum
 }
 
 // AgentFree is what an agent holds that is neither allocated nor offered.
@@ -439,6 +733,16 @@ func (a *Allocator) AgentFree(id AgentID) Resources {
 func cloneResources(r Resources) Resources {
 	r.Ports = slices.Clone(r.Ports)
 	return r
+}
+
+// intersect is what x and y have in common: the smaller of each scalar and the ports in both.
+func intersect(x, y Resources) Resources {
+	out := Resources{CPUs: min(x.CPUs, y.CPUs), Mem: min(x.Mem, y.Mem), Disk: min(x.Disk, y.Disk), GPUs: min(x.GPUs, y.GPUs)}
+	if len(x.Ports) > 0 && len(y.Ports) > 0 {
+		out.Ports = subtractPorts(x.Ports, subtractPorts(x.Ports, y.Ports))
+	}
+	out.CPUs, out.Mem, out.Disk = max(out.CPUs, 0), max(out.Mem, 0), max(out.Disk, 0)
+	return out
 }
 
 // sanitize makes r a valid amount: negative or NaN amounts become zero, infinite ones and

@@ -2,6 +2,7 @@ package allocator
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"time"
 )
@@ -20,6 +21,18 @@ func (s scalars) plus(o scalars) scalars {
 
 func (s scalars) minus(o scalars) scalars {
 	return scalars{s.cpus - o.cpus, s.mem - o.mem, s.disk - o.disk, s.gpus - o.gpus}
+}
+
+// dropDrift rounds amounts within 1e-9 of zero to zero, so that a role whose frameworks
+// gave everything back ties exactly with one that never held anything.
+func (s scalars) dropDrift() scalars {
+	z := func(v float64) float64 {
+		if math.Abs(v) <= epsilon {
+			return 0
+		}
+		return v
+	}
+	return scalars{z(s.cpus), z(s.mem), z(s.disk), z(s.gpus)}
 }
 
 func (s scalars) resources() Resources {
@@ -51,13 +64,16 @@ func (f *frameworkState) held() scalars {
 	return f.used.sum.plus(f.offered)
 }
 
-// eligible reports whether f may be offered resources on agent at now.
-func (f *frameworkState) eligible(agent AgentID, now time.Time) bool {
-	if f.suppressed {
-		return false
+// filtered reports whether one of f's refuse filters on agent, still running at now,
+// contains res: as in Mesos, a filter covers only the resources declined, so more
+// resources on the agent may be offered to f again at once.
+func (f *frameworkState) filtered(agent AgentID, res Resources, now time.Time) bool {
+	for _, r := range f.refused[agent] {
+		if now.Before(r.until) && r.res.Contains(res) {
+			return true
+		}
 	}
-	until, ok := f.refused[agent]
-	return !ok || !now.Before(until)
+	return false
 }
 
 func (a *Allocator) weight(role string) float64 {
@@ -67,37 +83,116 @@ func (a *Allocator) weight(role string) float64 {
 	return 1
 }
 
-// pick chooses who is offered agent's free resources by hierarchical weighted DRF: the role
-// with the lowest weighted dominant share among roles with an eligible framework, then that
-// role's eligible framework with the lowest dominant share. Ties go to the lower role name,
-// then the lower framework id. It is one pass over the frameworks, and returns nil when no
-// framework may be offered this agent.
-func (a *Allocator) pick(agent AgentID, now time.Time) *frameworkState {
-	var best *frameworkState
-	bestRole := 0.0
+func (a *Allocator) frameworkKey(f *frameworkState) float64 { return f.held().dominant(a.total) }
+
+func (a *Allocator) roleKey(r *roleState) float64 {
+	return r.held.dominant(a.total) / a.weight(r.name)
+}
+
+// compareFrameworks orders a role's frameworks: lower dominant share first, then lower id.
+func compareFrameworks(x, y *frameworkState) int {
+	return cmp.Or(cmp.Compare(x.key, y.key), cmp.Compare(x.info.ID, y.info.ID))
+}
+
+// compareRoles orders roles: lower weighted dominant share first, then lower name.
+func compareRoles(x, y *roleState) int {
+	return cmp.Or(cmp.Compare(x.key, y.key), cmp.Compare(x.name, y.name))
+}
+
+// insert places f in r.order by its key; when the order is stale it only appends (the
+// order is sorted again before use).
+func (r *roleState) insert(f *frameworkState, stale bool) {
+	if stale {
+		r.order = append(r.order, f)
+		return
+	}
+	i, _ := slices.BinarySearchFunc(r.order, f, compareFrameworks)
+	r.order = slices.Insert(r.order, i, f)
+}
+
+func (r *roleState) remove(f *frameworkState, stale bool) {
+	i, found := -1, false
+	if stale {
+		i = slices.Index(r.order, f)
+		found = i >= 0
+	} else {
+		i, found = slices.BinarySearchFunc(r.order, f, compareFrameworks)
+	}
+	if found {
+		r.order = slices.Delete(r.order, i, i+1)
+	}
+}
+
+func (a *Allocator) insertRole(r *roleState) {
+	if a.stale {
+		a.roleOrder = append(a.roleOrder, r)
+		return
+	}
+	i, _ := slices.BinarySearchFunc(a.roleOrder, r, compareRoles)
+	a.roleOrder = slices.Insert(a.roleOrder, i, r)
+}
+
+func (a *Allocator) removeRole(r *roleState) {
+	i, found := -1, false
+	if a.stale {
+		i = slices.Index(a.roleOrder, r)
+		found = i >= 0
+	} else {
+		i, found = slices.BinarySearchFunc(a.roleOrder, r, compareRoles)
+	}
+	if found {
+		a.roleOrder = slices.Delete(a.roleOrder, i, i+1)
+	}
+}
+
+// changeHeld accounts d more (add) or less held by registered framework f, whose used or
+// offered sums the caller has already changed, and moves f and its role to their new places
+// in the DRF order.
+func (a *Allocator) changeHeld(f *frameworkState, d scalars, add bool) {
+	r := f.role
+	if add {
+		r.held = r.held.plus(d)
+	} else {
+		r.held = r.held.minus(d).dropDrift()
+	}
+	if a.stale {
+		return
+	}
+	if !f.suppressed {
+		r.remove(f, false)
+		f.key = a.frameworkKey(f)
+		r.insert(f, false)
+	}
+	a.removeRole(r)
+	r.key = a.roleKey(r)
+	a.insertRole(r)
+}
+
+// refreshOrder recomputes every key and sorts the DRF order again if the cluster total or a
+// weight changed since it was last sorted. Role sums are recomputed from their frameworks,
+// which also drops any float drift of the incremental updates.
+func (a *Allocator) refreshOrder() {
+	if !a.stale {
+		return
+	}
+	a.stale = false
+	a.roleOrder = a.roleOrder[:0]
 	for _, name := range a.roleNames {
 		r := a.roles[name]
-		var sum scalars
-		var cand *frameworkState
-		candShare := 0.0
+		r.held = scalars{}
+		r.order = r.order[:0]
 		for _, f := range r.frameworks {
-			h := f.held()
-			sum = sum.plus(h)
-			if !f.eligible(agent, now) {
-				continue
-			}
-			if s := h.dominant(a.total); cand == nil || s < candShare {
-				cand, candShare = f, s
+			r.held = r.held.plus(f.held())
+			f.key = a.frameworkKey(f)
+			if !f.suppressed {
+				r.order = append(r.order, f)
 			}
 		}
-		if cand == nil {
-			continue
-		}
-		if rs := sum.dominant(a.total) / a.weight(name); best == nil || rs < bestRole {
-			best, bestRole = cand, rs
-		}
+		slices.SortFunc(r.order, compareFrameworks)
+		r.key = a.roleKey(r)
+		a.roleOrder = append(a.roleOrder, r)
 	}
-	return best
+	slices.SortFunc(a.roleOrder, compareRoles)
 }
 
 // Share is one framework's place in the DRF order.

@@ -3,7 +3,6 @@ package allocator
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +16,14 @@ type Offer struct {
 	Framework FrameworkID
 	Agent     AgentID
 	Hostname  string
+	// Resources is all that is offered: the agent's unreserved resources and those reserved
+	// for Role, together.
 	Resources Resources
+	// Role is the role the resources are allocated to: the framework's role. Reserved is
+	// the part of Resources that is reserved for Role on the agent (zero when none); the
+	// rest is unreserved. Tasks launched on the offer use the reserved part first.
+	Role     string
+	Reserved Resources
 	// Attributes is the agent's attribute map, shared: treat it as read-only.
 	Attributes map[string]string
 	CreatedAt  time.Time
@@ -66,36 +72,118 @@ func (e *OfferError) Unwrap() error { return e.Err }
 
 type offerState struct {
 	Offer
-	seq uint64 // creation order; ids sort by it
+	seq        uint64    // creation order; ids sort by it
+	unreserved Resources // Resources minus Reserved
 }
 
-// Allocate makes new offers of free, un-offered resources and returns them. It visits, in
-// id order, only the agents whose free resources changed since they were last offered; an
-// agent whose free resources hold at least the minimum allocatable is offered, all in one
-// offer, to the framework that hierarchical weighted DRF puts first among those neither
-// suppressed nor refusing that agent at now (see pick). Outstanding offers count toward
-// shares, so one round spreads agents over frameworks instead of handing all to one.
-// An agent nobody may be offered stays pending and is looked at again next call.
+// Allocate makes new offers of free, un-offered resources and returns them. Nothing is
+// offered while paused (see Pause). It visits, in id order, only the agents whose free
+// resources changed since they were last offered. Roles are taken in hierarchical weighted
+// DRF order (lowest weighted dominant share first, then name) and, within a role, its
+// unsuppressed frameworks likewise (dominant share, then id): an agent's free unreserved
+// resources plus the free part of its reservation for the role, cut down to the role's
+// quota headroom, go in one offer to the first framework of the first role for which they
+// hold at least the minimum allocatable and which no refuse filter of that framework on that
+// agent covers (see Decline). While something allocatable is left on the agent (another
+// role's reservation, what a quota held back), the next role in order is tried; each role
+// gets at most one offer per agent per call. Outstanding offers count toward shares, so one
+// round spreads agents over frameworks instead of handing all to one. An agent left with
+// something nobody may be offered now (filters, suppression, quota) stays pending and is
+// looked at again next call.
 func (a *Allocator) Allocate(now time.Time) []Offer {
-	if len(a.dirty) == 0 || a.unsuppressed == 0 {
+	if a.paused || len(a.dirty) == 0 || a.unsuppressed == 0 {
 		return nil
 	}
-	var out []Offer
-	for _, id := range slices.Sorted(maps.Keys(a.dirty)) {
-		st := a.agents[id]
-		free := a.free(st)
-		if !a.allocatable(free) {
-			delete(a.dirty, id)
-			continue
-		}
-		f := a.pick(id, now)
-		if f == nil {
-			continue
-		}
-		out = append(out, a.makeOffer(now, f, st, free))
-		delete(a.dirty, id)
+	a.refreshOrder()
+	agents := make([]*agentState, 0, len(a.dirty))
+	for _, st := range a.dirty {
+		agents = append(agents, st)
+	}
+	slices.SortFunc(agents, func(x, y *agentState) int { return strings.Compare(string(x.info.ID), string(y.info.ID)) })
+	out := make([]Offer, 0, len(agents))
+	for _, st := range agents {
+		out = a.allocateAgent(now, st, out)
 	}
 	return out
+}
+
+// allocateAgent offers st's free resources as Allocate says and appends the offers to out.
+func (a *Allocator) allocateAgent(now time.Time, st *agentState, out []Offer) []Offer {
+	a.visit++
+	unres := st.unres.free()
+	for a.allocatable(unres) || st.reserved != nil {
+		var f *frameworkState
+		var res, reserved Resources
+		for _, r := range a.roleOrder {
+			if r.visit == a.visit || len(r.order) == 0 {
+				continue
+			}
+			res, reserved = a.offerable(st, r.name, unres)
+			if !a.allocatable(res) {
+				continue
+			}
+			if f = r.first(st.info.ID, res, now); f != nil {
+				r.visit = a.visit
+				break
+			}
+		}
+		if f == nil {
+			break
+		}
+		out = append(out, a.makeOffer(now, f, st, res, reserved))
+		unres = st.unres.free()
+	}
+	if !a.allocatable(unres) && !a.reservationsPending(st) {
+		delete(a.dirty, st.info.ID)
+	}
+	return out
+}
+
+// offerable is what a framework of role may be offered on st, given st's free unreserved
+// resources unres: the free part of the role's reservation first, then unres, both cut to
+// the role's quota headroom. reserved is the part from the reservation.
+func (a *Allocator) offerable(st *agentState, role string, unres Resources) (res, reserved Resources) {
+	_, limited := a.quotas[role]
+	var room scalars
+	if limited {
+		room = a.headroom(role)
+	}
+	if p := st.reserved[role]; p != nil {
+		reserved = p.free()
+		if limited {
+			reserved = capTo(reserved, &room)
+		}
+	}
+	res = unres
+	if limited {
+		res = capTo(unres, &room)
+	}
+	if !reserved.IsZero() {
+		res = res.Add(reserved)
+	}
+	return res, reserved
+}
+
+// reservationsPending reports whether st has a free reservation worth offering for a role
+// that has frameworks; reservations of roles without frameworks wait for AddFramework.
+func (a *Allocator) reservationsPending(st *agentState) bool {
+	for role, p := range st.reserved {
+		if a.roles[role] != nil && a.allocatable(p.free()) {
+			return true
+		}
+	}
+	return false
+}
+
+// first is r's first framework in DRF order that no refuse filter stops from being offered
+// res on agent at now.
+func (r *roleState) first(agent AgentID, res Resources, now time.Time) *frameworkState {
+	for _, f := range r.order {
+		if len(f.refused) == 0 || !f.filtered(agent, res, now) {
+			return f
+		}
+	}
+	return nil
 }
 
 func (a *Allocator) allocatable(free Resources) bool {
@@ -103,22 +191,34 @@ func (a *Allocator) allocatable(free Resources) bool {
 		(free.Mem > epsilon && free.Mem+epsilon >= a.cfg.MinMem)
 }
 
-func (a *Allocator) makeOffer(now time.Time, f *frameworkState, st *agentState, res Resources) Offer {
+func (a *Allocator) makeOffer(now time.Time, f *frameworkState, st *agentState, res, reserved Resources) Offer {
 	a.offerSeq++
+	role := f.info.Role
 	o := Offer{
 		ID:         OfferID(a.cfg.OfferIDPrefix + "-" + strconv.FormatUint(a.offerSeq, 10)),
 		Framework:  f.info.ID,
 		Agent:      st.info.ID,
 		Hostname:   st.info.Hostname,
 		Resources:  res,
+		Role:       role,
 		Attributes: st.info.Attributes,
 		CreatedAt:  now,
 	}
-	a.offers[o.ID] = &offerState{Offer: o, seq: a.offerSeq}
-	st.offers[o.ID] = struct{}{}
-	st.offered = st.offered.Add(res)
-	f.offers[o.ID] = struct{}{}
-	f.offered = f.offered.plus(scalarsOf(res))
+	unreserved := res
+	if !reserved.IsZero() {
+		o.Reserved = reserved
+		unreserved = res.Sub(reserved)
+		p := st.reserved[role]
+		p.offered = p.offered.Add(reserved)
+	}
+	st.unres.offered = st.unres.offered.Add(unreserved)
+	a.offers[o.ID] = &offerState{Offer: o, seq: a.offerSeq, unreserved: unreserved}
+	st.offers = append(st.offers, o.ID)
+	f.offers++
+	s := scalarsOf(res)
+	f.offered = f.offered.plus(s)
+	a.consume(role, s, true)
+	a.changeHeld(f, s, true)
 	return o
 }
 
@@ -140,21 +240,47 @@ func (a *Allocator) removeOffer(id OfferID) *offerState {
 	o := a.offers[id]
 	delete(a.offers, id)
 	st := a.agents[o.Agent]
-	delete(st.offers, id)
-	if len(st.offers) == 0 {
-		st.offered = Resources{} // no float drift left behind
-	} else {
-		st.offered = st.offered.Sub(o.Resources)
+	if i := slices.Index(st.offers, id); i >= 0 {
+		st.offers = slices.Delete(st.offers, i, i+1)
 	}
-	a.dirty[o.Agent] = struct{}{}
+	if len(st.offers) == 0 { // no float drift left behind
+		st.unres.offered = Resources{}
+		for _, p := range st.reserved {
+			p.offered = Resources{}
+		}
+	} else {
+		st.unres.offered = st.unres.offered.Sub(o.unreserved)
+		if !o.Reserved.IsZero() {
+			p := st.reserved[o.Role]
+			p.offered = p.offered.Sub(o.Reserved)
+		}
+	}
+	a.dirty[o.Agent] = st
+	s := scalarsOf(o.Resources)
+	a.consume(o.Role, s, false)
 	f := a.frameworks[o.Framework]
-	delete(f.offers, id)
-	if len(f.offers) == 0 {
+	f.offers--
+	if f.offers == 0 {
 		f.offered = scalars{}
 	} else {
-		f.offered = f.offered.minus(scalarsOf(o.Resources))
+		f.offered = f.offered.minus(s)
 	}
+	a.changeHeld(f, s, false)
 	return o
+}
+
+// offersOf lists f's outstanding offers (in no particular order).
+func (a *Allocator) offersOf(f *frameworkState) []OfferID {
+	if f.offers == 0 {
+		return nil
+	}
+	ids := make([]OfferID, 0, f.offers)
+	for id, o := range a.offers {
+		if o.Framework == f.info.ID {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // sortOffers orders offers by id: by prefix, then numerically by counter, so "O-9" comes
@@ -206,10 +332,13 @@ func (a *Allocator) Offers() []Offer {
 // above zero, and no launch lists a port twice; and all launches together fit in the offers'
 // resources (ports inside the offered ranges, no port used by two launches).
 //
-// On success the launches become tasks allocated to fw, and what is left of the offers
-// returns to the free pool with a refuse filter for (fw, agent) of refuse: 0 means
+// On success the launches become tasks allocated to fw (each taking what it can from the
+// offers' reserved part first), and what is left of the offers returns to the free pool
+// with a refuse filter for fw on the agent, covering that rest, of refuse: 0 means
 // Config.DefaultRefuse, negative means no filter. As in Mesos, accepting less than offered
-// is declining the rest.
+// is declining the rest. An accept is also rejected (ErrQuotaExceeded) when the launches
+// would take fw's role beyond its quota, which happens only if the quota was lowered after
+// the offers were made.
 //
 // Otherwise nothing is launched, the offers fw holds among those given are consumed anyway
 // (their resources return to the pool, with no filter) and the error, an *OfferError,
@@ -225,15 +354,28 @@ func (a *Allocator) Accept(now time.Time, fw FrameworkID, offers []OfferID, laun
 	if err == nil {
 		err = a.sameAgent(offers, held)
 	}
-	var sum Resources
+	var sum, reserved Resources
 	for _, o := range held {
 		sum = sum.Add(o.Resources)
+		if !o.Reserved.IsZero() {
+			reserved = reserved.Add(o.Reserved)
+		}
 	}
 	if err == nil {
 		err = a.checkLaunches(offers, sum, launches)
 	}
 	for _, o := range held { // consumed whether the accept is valid or not
 		a.removeOffer(o.ID)
+	}
+	f := a.frameworks[fw]
+	if err == nil {
+		var want scalars
+		for _, l := range launches {
+			want = want.plus(scalarsOf(l.Resources))
+		}
+		if why, ok := a.withinQuota(f.info.Role, want); !ok {
+			err = offerErr("accept", offers, "", ErrQuotaExceeded, "the launches need %s (the quota was lowered after the offer); launch less", why)
+		}
 	}
 	if err != nil {
 		return err
@@ -243,11 +385,17 @@ func (a *Allocator) Accept(now time.Time, fw FrameworkID, offers []OfferID, laun
 	st := a.agents[agent]
 	left := sum
 	for _, l := range launches {
-		a.addTask(l.TaskID, fw, st, l.Resources)
+		l.Resources = l.Resources.normalized()
+		var fromReserved Resources
+		if !reserved.IsZero() {
+			fromReserved = intersect(l.Resources, reserved)
+			reserved = reserved.Sub(fromReserved)
+		}
+		a.addTask(l.TaskID, f, st, l.Resources, fromReserved)
 		left = left.Sub(l.Resources)
 	}
 	if !left.IsZero() {
-		a.refuse(now, a.frameworks[fw], agent, refuse)
+		a.refuse(now, f, agent, left, refuse)
 	}
 	return nil
 }
@@ -349,24 +497,36 @@ func shortfall(offered, left, want Resources) string {
 	return fmt.Sprintf("wants port %d but the offers' ports are [%s]; use ports from the offers", port, portsString(offered.Ports))
 }
 
-// refuse installs a refuse filter: no offers of agent to f before now+d (d 0 means
-// DefaultRefuse, negative means no filter). An existing later filter is kept.
-func (a *Allocator) refuse(now time.Time, f *frameworkState, agent AgentID, d time.Duration) {
+// refuse installs a refuse filter: no offers to f on agent that are contained in res before
+// now+d (d 0 means DefaultRefuse, negative means no filter). A filter already covering res
+// for longer makes it redundant; filters it covers are replaced.
+func (a *Allocator) refuse(now time.Time, f *frameworkState, agent AgentID, res Resources, d time.Duration) {
 	if d == 0 {
 		d = a.cfg.DefaultRefuse
 	}
 	if d <= 0 {
 		return
 	}
-	if until := now.Add(d); until.After(f.refused[agent]) {
-		f.refused[agent] = until
+	until := now.Add(d)
+	filters := f.refused[agent]
+	for _, r := range filters {
+		if !r.until.Before(until) && r.res.Contains(res) {
+			return
+		}
 	}
+	filters = slices.DeleteFunc(filters, func(r refusal) bool {
+		return !now.Before(r.until) || (!until.Before(r.until) && res.Contains(r.res))
+	})
+	f.refused[agent] = append(filters, refusal{res: cloneResources(res), until: until})
 }
 
-// Decline returns offers fw holds to the free pool, with a refuse filter on each of their
-// agents (refuse 0 means Config.DefaultRefuse, negative means no filter). Offers it does not
-// hold (already gone, or someone else's) are skipped and reported in the error; the others
-// are declined anyway.
+// Decline returns offers fw holds to the free pool, each with a refuse filter for fw on its
+// agent covering the offer's resources (refuse 0 means Config.DefaultRefuse, negative means
+// no filter). As in Mesos, the filter covers only what was declined: the declined resources
+// go to other frameworks at once, and fw itself is offered the agent again before the
+// filter runs out if more is free there than it declined. Offers it does not hold (already
+// gone, or someone else's) are skipped and reported in the error; the others are declined
+// anyway.
 func (a *Allocator) Decline(now time.Time, fw FrameworkID, offers []OfferID, refuse time.Duration) error {
 	f := a.frameworks[fw]
 	if f == nil {
@@ -375,7 +535,7 @@ func (a *Allocator) Decline(now time.Time, fw FrameworkID, offers []OfferID, ref
 	held, err := a.heldOffers("decline", fw, offers)
 	for _, o := range held {
 		a.removeOffer(o.ID)
-		a.refuse(now, f, o.Agent, refuse)
+		a.refuse(now, f, o.Agent, o.Resources, refuse)
 	}
 	return err
 }
@@ -392,7 +552,14 @@ func (a *Allocator) Expire(now time.Time) []Offer {
 		}
 	}
 	for _, f := range a.frameworks {
-		maps.DeleteFunc(f.refused, func(_ AgentID, until time.Time) bool { return !now.Before(until) })
+		for agent, filters := range f.refused {
+			filters = slices.DeleteFunc(filters, func(r refusal) bool { return !now.Before(r.until) })
+			if len(filters) == 0 {
+				delete(f.refused, agent)
+			} else {
+				f.refused[agent] = filters
+			}
+		}
 	}
 	return a.removeOffers(expired)
 }

@@ -33,6 +33,31 @@ type taskCheckpoint struct {
 	KillGraceMS int64     `json:"kill_grace_ms"`
 	LaunchedAt  time.Time `json:"launched_at"`
 	Cmd         string    `json:"cmd"`
+
+	// Set by the cgroupfs backend: the hierarchy version (1 or 2), the
+	// task's cgroup directories by controller ("unified" on v2), and its
+	// memory limit (for the OOM message of an exit found by Recover).
+	CgroupVersion int               `json:"cgroup_version,omitempty"`
+	Cgroups       map[string]string `json:"cgroups,omitempty"`
+	MemLimitMiB   float64           `json:"mem_limit_mib,omitempty"`
+}
+
+// setCgroup records cg (nil: none) in the checkpoint.
+func (c *taskCheckpoint) setCgroup(cg *taskCgroup) {
+	if cg == nil {
+		return
+	}
+	c.CgroupVersion = cg.version
+	c.Cgroups = cg.dirs
+	c.MemLimitMiB = cg.limits.MemMiB
+}
+
+// cgroup is the task's recorded cgroup; nil if it has none.
+func (c *taskCheckpoint) cgroup() *taskCgroup {
+	if len(c.Cgroups) == 0 || (c.CgroupVersion != 1 && c.CgroupVersion != 2) {
+		return nil
+	}
+	return &taskCgroup{version: c.CgroupVersion, dirs: c.Cgroups, limits: Limits{MemMiB: c.MemLimitMiB}}
 }
 
 // exitCheckpoint is exit.json. Fields are only ever added.
@@ -44,17 +69,20 @@ type exitCheckpoint struct {
 	Signal   string    `json:"signal,omitempty"`
 	Message  string    `json:"message,omitempty"`
 	Time     time.Time `json:"time"`
+	// Limitation is Exit.Limitation ("memory" after an OOM kill).
+	Limitation string `json:"limitation,omitempty"`
 }
 
 func exitRecord(e Exit) exitCheckpoint {
 	return exitCheckpoint{
-		Version:  checkpointVersion,
-		TaskID:   e.TaskID,
-		Reason:   e.Reason.String(),
-		ExitCode: e.ExitCode,
-		Signal:   e.Signal,
-		Message:  e.Message,
-		Time:     e.Time,
+		Version:    checkpointVersion,
+		TaskID:     e.TaskID,
+		Reason:     e.Reason.String(),
+		ExitCode:   e.ExitCode,
+		Signal:     e.Signal,
+		Message:    e.Message,
+		Time:       e.Time,
+		Limitation: e.Limitation,
 	}
 }
 
@@ -65,7 +93,8 @@ func (c exitCheckpoint) exit() Exit {
 			reason = r
 		}
 	}
-	return Exit{TaskID: c.TaskID, Reason: reason, ExitCode: c.ExitCode, Signal: c.Signal, Message: c.Message, Time: c.Time}
+	return Exit{TaskID: c.TaskID, Reason: reason, ExitCode: c.ExitCode, Signal: c.Signal,
+		Limitation: c.Limitation, Message: c.Message, Time: c.Time}
 }
 
 // writeJSONAtomic replaces path with v: it writes a temporary file in the

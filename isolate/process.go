@@ -52,6 +52,10 @@ type Process struct {
 	bootID string
 	exits  *exitQueue
 
+	// cgroups, when set, confines every task to a cgroup of its own (the
+	// cgroupfs backend is this backend with cgroups); nil for plain processes.
+	cgroups *cgroupManager
+
 	mu        sync.Mutex
 	tasks     map[string]*procTask
 	launching map[string]bool
@@ -65,7 +69,9 @@ type procTask struct {
 	startTicks uint64
 	grace      time.Duration
 	startedAt  time.Time
-	pidfd      *os.File // polls readable when the process exits; nil if pidfd_open failed
+	pidfd      *os.File    // polls readable when the process exits; nil if pidfd_open failed
+	cg         *taskCgroup // the task's cgroup; nil for a plain process
+	oomWatch   *os.File    // closing it stops the v1 OOM watch; nil if none
 
 	// guarded by Process.mu
 	killed    bool
@@ -75,11 +81,16 @@ type procTask struct {
 
 // NewProcess returns a process backend keeping its state under cfg.Dir.
 func NewProcess(cfg ProcessConfig) (*Process, error) {
+	return newProcess(cfg, "process")
+}
+
+// newProcess is NewProcess for a backend named name that builds on it.
+func newProcess(cfg ProcessConfig, name string) (*Process, error) {
 	if cfg.Dir == "" {
-		return nil, errors.New("process isolator: ProcessConfig.Dir is empty; set it to DATA/agent")
+		return nil, fmt.Errorf("%s isolator: ProcessConfig.Dir is empty; set it to DATA/agent", name)
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "tasks"), 0o755); err != nil {
-		return nil, fmt.Errorf("process isolator: %w", err)
+		return nil, fmt.Errorf("%s isolator: %w", name, err)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -89,7 +100,7 @@ func NewProcess(cfg ProcessConfig) (*Process, error) {
 	}
 	return &Process{
 		dir:       cfg.Dir,
-		log:       cfg.Logger.With("isolator", "process"),
+		log:       cfg.Logger.With("isolator", name),
 		now:       cfg.Now,
 		bootID:    readBootID(),
 		exits:     newExitQueue(),
@@ -167,6 +178,7 @@ func (p *Process) Launch(ctx context.Context, spec LaunchSpec) (Running, error) 
 	if fd, err := unix.PidfdOpen(t.pid, unix.PIDFD_NONBLOCK); err == nil {
 		t.pidfd = os.NewFile(uintptr(fd), fmt.Sprintf("pidfd:%d", t.pid))
 	}
+	p.watchOOM(t)
 	p.mu.Lock()
 	p.tasks[id] = t
 	p.mu.Unlock()
@@ -203,30 +215,42 @@ func (p *Process) start(spec LaunchSpec) (*procTask, *exec.Cmd, error) {
 	}
 	defer stderr.Close()
 
-	cmd := &exec.Cmd{
-		Path:   "/bin/sh",
-		Args:   []string{"sh", "-c", spec.Cmd},
-		Dir:    sandbox,
-		Env:    taskEnv(spec, sandbox),
-		Stdout: stdout, // *os.File: the child writes the file itself, no copying goroutine
-		Stderr: stderr,
-		// Setsid: the task is its own session and process group, so it
-		// survives the agent and its terminal, and Kill reaches its children.
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	newCmd := func() *exec.Cmd {
+		return &exec.Cmd{
+			Path:   "/bin/sh",
+			Args:   []string{"sh", "-c", spec.Cmd},
+			Dir:    sandbox,
+			Env:    taskEnv(spec, sandbox),
+			Stdout: stdout, // *os.File: the child writes the file itself, no copying goroutine
+			Stderr: stderr,
+			// Setsid: the task is its own session and process group, so it
+			// survives the agent and its terminal, and Kill reaches its children.
+			SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+		}
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start /bin/sh: %w", err)
+	var cmd *exec.Cmd
+	var cg *taskCgroup
+	if p.cgroups != nil {
+		if cmd, cg, err = p.cgroups.start(spec.TaskID, spec.Limits, newCmd); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		cmd = newCmd()
+		if err := cmd.Start(); err != nil {
+			return nil, nil, fmt.Errorf("start /bin/sh: %w", err)
+		}
 	}
 	t := &procTask{
 		id:        spec.TaskID,
 		pid:       cmd.Process.Pid,
 		grace:     spec.KillGrace,
 		startedAt: p.now(),
+		cg:        cg,
 	}
 	st, err := readProcStat(t.pid)
 	if err == nil {
 		t.startTicks = st.startTicks
-		err = writeJSONAtomic(filepath.Join(dir, taskFile), taskCheckpoint{
+		cp := taskCheckpoint{
 			Version:     checkpointVersion,
 			TaskID:      t.id,
 			PID:         t.pid,
@@ -235,12 +259,18 @@ func (p *Process) start(spec LaunchSpec) (*procTask, *exec.Cmd, error) {
 			KillGraceMS: t.grace.Milliseconds(),
 			LaunchedAt:  t.startedAt,
 			Cmd:         spec.Cmd,
-		})
+		}
+		cp.setCgroup(cg)
+		err = writeJSONAtomic(filepath.Join(dir, taskFile), cp)
 	}
 	if err != nil {
 		// An unrecorded task would be invisible to the next Recover: stop it.
 		_ = syscall.Kill(-t.pid, syscall.SIGKILL)
 		_ = cmd.Wait()
+		if cg != nil {
+			_ = cg.killAll()
+			_ = cg.remove()
+		}
 		return nil, nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	return t, cmd, nil
@@ -313,6 +343,10 @@ func (p *Process) finish(t *procTask, e Exit) {
 	if t.killTimer != nil {
 		t.killTimer.Stop()
 	}
+	killed := t.killed
+	if t.oomWatch != nil {
+		t.oomWatch.Close()
+	}
 	if t.killed {
 		if e.Reason == Exited {
 			e.Message = fmt.Sprintf("killed; exited with code %d", e.ExitCode)
@@ -325,6 +359,12 @@ func (p *Process) finish(t *procTask, e Exit) {
 	}
 	p.mu.Unlock()
 
+	if t.cg != nil {
+		// Leftovers in the cgroup die with the task; an OOM kill is noted.
+		if err := t.cg.release(&e, killed); err != nil {
+			p.log.Error("release task cgroup", "task", t.id, "err", err)
+		}
+	}
 	e.Time = p.now()
 	if err := writeJSONAtomic(filepath.Join(p.taskDir(t.id), exitFile), exitRecord(e)); err != nil {
 		p.log.Error("checkpoint task exit", "task", t.id, "err", err)
@@ -362,6 +402,9 @@ func (p *Process) Kill(ctx context.Context, taskID string, grace time.Duration) 
 	}
 	p.mu.Unlock()
 
+	if t.cg != nil {
+		t.cg.signal(syscall.SIGTERM, t.pid) // processes that left the group
+	}
 	if err := syscall.Kill(-t.pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("kill task %s: SIGTERM process group %d: %w", taskID, t.pid, err)
 	}
@@ -383,10 +426,13 @@ func (p *Process) escalate(t *procTask) {
 	if err := syscall.Kill(-t.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		p.log.Error("SIGKILL task", "task", t.id, "pid", t.pid, "err", err)
 	}
+	if t.cg != nil {
+		t.cg.sigkill() // processes that left the group too
+	}
 }
 
 // Usage sums CPU time and resident memory over every process in the task's
-// session (scanning /proc once).
+// session (scanning /proc once), or reads them from the task's cgroup.
 func (p *Process) Usage(ctx context.Context, taskID string) (Usage, error) {
 	p.mu.Lock()
 	t := p.tasks[taskID]
@@ -394,7 +440,13 @@ func (p *Process) Usage(ctx context.Context, taskID string) (Usage, error) {
 	if t == nil {
 		return Usage{}, fmt.Errorf("usage of task %s: %w", taskID, ErrUnknownTask)
 	}
-	u, err := sessionUsage(t.pid)
+	var u Usage
+	var err error
+	if t.cg != nil {
+		u, err = t.cg.usage()
+	} else {
+		u, err = sessionUsage(t.pid)
+	}
 	if err != nil {
 		return Usage{}, fmt.Errorf("usage of task %s: %w", taskID, err)
 	}
@@ -423,16 +475,35 @@ func (p *Process) Remove(taskID string) error {
 	if err := ValidateTaskID(taskID); err != nil {
 		return fmt.Errorf("remove task: %w", err)
 	}
-	p.mu.Lock()
-	running := p.tasks[taskID] != nil || p.launching[taskID]
-	p.mu.Unlock()
-	if running {
+	if p.isRunning(taskID) {
 		return fmt.Errorf("remove task %s: still running; Kill it and wait for its exit", taskID)
 	}
 	if err := os.RemoveAll(p.taskDir(taskID)); err != nil {
 		return fmt.Errorf("remove task %s: %w", taskID, err)
 	}
 	return nil
+}
+
+// watchOOM starts the OOM watch of a task in a v1 cgroup (on v2 the
+// kernel kills the whole cgroup itself: memory.oom.group). Without it the
+// limit still holds; only the rest of the task outlives an OOM kill.
+func (p *Process) watchOOM(t *procTask) {
+	if t.cg == nil || t.cg.version != 1 {
+		return
+	}
+	f, err := t.cg.watchOOMV1()
+	if err != nil {
+		p.log.Warn("task's OOM kills will not end the whole task", "task", t.id, "err", err)
+		return
+	}
+	t.oomWatch = f
+}
+
+// isRunning says whether task id is running or being launched.
+func (p *Process) isRunning(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tasks[id] != nil || p.launching[id]
 }
 
 // Close stops watching tasks and closes the Exits channel. Tasks keep
@@ -449,6 +520,9 @@ func (p *Process) Close() error {
 	for _, t := range p.tasks {
 		if t.pidfd != nil {
 			fds = append(fds, t.pidfd)
+		}
+		if t.oomWatch != nil {
+			fds = append(fds, t.oomWatch)
 		}
 	}
 	p.mu.Unlock()

@@ -309,26 +309,33 @@ func TestProcessKillsChildrenLeftBehindWhenTaskExits(t *testing.T) {
 	isolatetest.Eventually(t, 5*time.Second, "background child to die", func() bool { return isolatetest.ProcessGone(child) })
 }
 
-func TestNewSelectsBackend(t *testing.T) {
-	for _, name := range []string{"auto", "process", ""} {
-		iso, err := isolate.New(name, isolate.ProcessConfig{Dir: t.TempDir()})
-		if err != nil || iso.Name() != "process" {
-			t.Errorf("New(%q) = %v, %v; want the process backend", name, iso, err)
-			continue
+func TestOpenSelectsBackend(t *testing.T) {
+	ctx := context.Background()
+	iso, why, err := isolate.Open(ctx, "process", isolate.ProcessConfig{Dir: t.TempDir()})
+	if err != nil || iso.Name() != "process" || !strings.Contains(why, "process") {
+		t.Fatalf("Open(process) = %v, %q, %v", iso, why, err)
+	}
+	iso.Close()
+	// auto never fails where the process backend works, and says why it
+	// chose what it chose.
+	iso, why, err = isolate.Open(ctx, "auto", isolate.ProcessConfig{Dir: t.TempDir()})
+	if err != nil || why == "" || !strings.Contains(why, "auto") {
+		t.Fatalf("Open(auto) = %v, %q, %v", iso, why, err)
+	}
+	t.Logf("auto chose %s: %s", iso.Name(), why)
+	iso.Close()
+	if cg, ok := iso.(*isolate.Cgroupfs); ok {
+		// The default parent cgroup auto created: remove it (rmdir only:
+		// it stays if a real agent uses it).
+		for _, dir := range cg.CgroupDirs("") {
+			_ = os.Remove(dir)
 		}
-		iso.Close()
 	}
-	for _, name := range []string{"systemd", "cgroupfs"} {
-		_, err := isolate.New(name, isolate.ProcessConfig{Dir: t.TempDir()})
-		if err == nil || !strings.Contains(err.Error(), "not implemented yet") || !strings.Contains(err.Error(), "--isolator process") {
-			t.Errorf("New(%q) error = %v; want not implemented, use --isolator process", name, err)
-		}
+	if _, _, err := isolate.Open(ctx, "docker", isolate.ProcessConfig{Dir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "unknown") {
+		t.Errorf("Open(docker) = %v", err)
 	}
-	if _, err := isolate.New("docker", isolate.ProcessConfig{Dir: t.TempDir()}); err == nil {
-		t.Error("New(docker) succeeded")
-	}
-	if _, err := isolate.New("process", isolate.ProcessConfig{}); err == nil {
-		t.Error("New without a Dir succeeded")
+	if _, _, err := isolate.Open(ctx, "process", isolate.ProcessConfig{}); err == nil {
+		t.Error("Open without a Dir succeeded")
 	}
 }
 

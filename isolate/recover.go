@@ -77,18 +77,19 @@ func (p *Process) recoverTask(id string) (Running, bool) {
 		// No task.json: Launch failed before the task existed.
 		return Running{}, false
 	}
+	cg := cp.cgroup()
 	if cp.PID <= 0 {
-		p.lose(id, "task checkpoint holds no pid")
+		p.loseCgroup(id, "task checkpoint holds no pid", cg)
 		return Running{}, false
 	}
 	if cp.BootID != "" && p.bootID != "" && cp.BootID != p.bootID {
-		p.lose(id, "the machine rebooted while the task ran; "+lostMessage)
+		p.loseCgroup(id, "the machine rebooted while the task ran; "+lostMessage, cg)
 		return Running{}, false
 	}
 	pidfd, err := openTaskPidfd(cp.PID, cp.StartTicks)
 	if err != nil {
 		p.log.Info("task ended while the agent was not running", "task", id, "pid", cp.PID, "why", err)
-		p.lose(id, lostMessage)
+		p.loseCgroup(id, lostMessage, cg)
 		return Running{}, false
 	}
 	t := &procTask{
@@ -98,11 +99,16 @@ func (p *Process) recoverTask(id string) (Running, bool) {
 		grace:      time.Duration(cp.KillGraceMS) * time.Millisecond,
 		startedAt:  cp.LaunchedAt,
 		pidfd:      pidfd,
+		cg:         cg,
 	}
+	p.watchOOM(t)
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		pidfd.Close()
+		if t.oomWatch != nil {
+			t.oomWatch.Close()
+		}
 		return Running{}, false
 	}
 	p.tasks[id] = t
@@ -113,8 +119,18 @@ func (p *Process) recoverTask(id string) (Running, bool) {
 }
 
 // lose checkpoints and sends a Lost exit for a task that is not running.
-func (p *Process) lose(id, msg string) {
-	e := Exit{TaskID: id, Reason: Lost, ExitCode: -1, Message: msg, Time: p.now()}
+func (p *Process) lose(id, msg string) { p.loseCgroup(id, msg, nil) }
+
+// loseCgroup is lose for a task that had the cgroup cg (nil: none): what
+// is left in the cgroup is killed, and the cgroup removed, first.
+func (p *Process) loseCgroup(id, msg string, cg *taskCgroup) {
+	e := Exit{TaskID: id, Reason: Lost, ExitCode: -1, Message: msg}
+	if cg != nil {
+		if err := cg.release(&e, false); err != nil {
+			p.log.Error("release task cgroup", "task", id, "err", err)
+		}
+	}
+	e.Time = p.now()
 	if err := writeJSONAtomic(filepath.Join(p.taskDir(id), exitFile), exitRecord(e)); err != nil {
 		p.log.Error("checkpoint task exit", "task", id, "err", err)
 	}

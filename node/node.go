@@ -120,10 +120,11 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	if n.machine, err = isolate.Detect(n.cfg.DataDir); err != nil {
 		return fmt.Errorf("detect resources: %w (set them with --resources)", err)
 	}
-	iso, err := isolate.New(n.cfg.Isolator, isolate.ProcessConfig{Dir: filepath.Join(n.cfg.DataDir, "agent"), Logger: n.log.With("component", "isolator")})
+	iso, why, err := isolate.Open(ctx, n.cfg.Isolator, isolate.ProcessConfig{Dir: filepath.Join(n.cfg.DataDir, "agent"), Logger: n.log.With("component", "isolator")})
 	if err != nil {
-		return err
+		return fmt.Errorf("isolator: %w", err)
 	}
+	n.log.Info("isolator chosen", "isolator", iso.Name(), "why", why)
 	n.iso = iso
 	defer iso.Close()
 
