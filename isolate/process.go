@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -291,6 +292,13 @@ func taskEnv(spec LaunchSpec, sandbox string) []string {
 	env["CLUSTERD_TASK_ID"] = spec.TaskID
 	env["CLUSTERD_SANDBOX"] = sandbox
 	env["MESOS_SANDBOX"] = sandbox
+	if len(spec.Limits.GPUs) > 0 {
+		// CUDA sees only the task's devices (the systemd backend also
+		// confines it to them with the device cgroup).
+		env["CUDA_VISIBLE_DEVICES"] = strings.Join(spec.Limits.GPUs, ",")
+	} else {
+		delete(env, "CUDA_VISIBLE_DEVICES") // a job must not pick GPUs it was not given
+	}
 	out := make([]string, 0, len(env))
 	for k, v := range env {
 		out = append(out, k+"="+v)

@@ -185,9 +185,6 @@ func unitSettings(spec LaunchSpec, p unitPaths) ([]setting, error) {
 		"ExecStopPost", "+:/bin/sh -c "+quoteUnitWord(exitRecordScript)+" clusterd-exit-record "+quoteUnitWord(p.ExitRecord))
 	str("WorkingDirectory", p.Sandbox)
 	env := taskEnv(spec, p.Sandbox)
-	if len(spec.Limits.GPUs) > 0 {
-		env = append(env, "CUDA_VISIBLE_DEVICES="+strings.Join(spec.Limits.GPUs, ","))
-	}
 	var envText []string
 	for _, kv := range env {
 		envText = append(envText, quoteUnitWord(kv))

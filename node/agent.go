@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ type agent struct {
 	n   *Node
 	iso isolate.Isolator
 	cp  *controlPlane
+	gpu *gpuAssigner
 	// state is the latest answer about this node's tasks.
 	state *taskWatch
 	// local are tasks started (or re-adopted) here and not yet exited.
@@ -71,9 +73,16 @@ func (n *Node) runAgent(ctx context.Context) {
 	if err != nil {
 		n.log.Error("re-adopt running tasks", "err", err)
 	}
+	alive := map[string]bool{}
 	for _, r := range running {
 		a.local[r.TaskID] = &localTask{}
+		alive[r.TaskID] = true
 	}
+	if a.gpu, err = newGPUAssigner(filepath.Join(n.cfg.DataDir, "agent"), n.totalResources().GPUs); err != nil {
+		n.log.Error("GPU assignments", "err", err)
+		a.gpu, _ = newGPUAssigner(n.cfg.DataDir, 0)
+	}
+	a.gpu.keepOnly(alive)
 	if len(running) > 0 {
 		n.log.Info("re-adopted running tasks", "count", len(running))
 	}
@@ -181,10 +190,9 @@ func (a *agent) stopAll() {
 	}
 }
 
-// register tells the leader what this node offers. Until a leader exists it
-// fails and is retried.
-func (a *agent) register(ctx context.Context) {
-	n := a.n
+// totalResources is what this node offers: the detected resources, with
+// those given by --resources instead.
+func (n *Node) totalResources() raftfsm.Resources {
 	total := machineToFSM(n.machine)
 	o, set := n.cfg.Resources, n.cfg.ResourcesSet
 	if set.CPUs {
@@ -202,6 +210,14 @@ func (a *agent) register(ctx context.Context) {
 	if set.Ports {
 		total.Ports = apiToFSM(o).Ports
 	}
+	return total
+}
+
+// register tells the leader what this node offers. Until a leader exists it
+// fails and is retried.
+func (a *agent) register(ctx context.Context) {
+	n := a.n
+	total := n.totalResources()
 	nd := raftfsm.Node{
 		ID: n.id, Name: n.cfg.NodeName, HTTPAddr: n.httpAddr, RaftAddr: string(n.raft.transport.LocalAddr()),
 		Isolator: a.iso.Name(), Version: n.cfg.Version, Total: total, Attributes: n.cfg.Attributes, State: raftfsm.NodeReady,
@@ -264,9 +280,14 @@ func (a *agent) launch(ctx context.Context, t *raftfsm.Task, now time.Time) {
 		a.report(t.ID, raftfsm.TaskFailed, fmt.Sprintf("user %q is not allowed on node %s: start its agent with --allow-user %s to permit it", t.User, a.n.cfg.NodeName, t.User), nil, now)
 		return
 	}
+	gpus, err := a.gpu.assign(t.ID, t.Resources.GPUs)
+	if err != nil {
+		a.report(t.ID, raftfsm.TaskFailed, fmt.Sprintf("launch failed: %v", err), nil, now)
+		return
+	}
 	spec := isolate.LaunchSpec{
 		TaskID: t.ID, Cmd: t.Cmd, Env: t.Env, KillGrace: grace(t.KillGraceSeconds), Profile: t.Profile, User: t.User,
-		Limits: isolate.Limits{CPUs: t.Resources.CPUs, MemMiB: t.Resources.Mem, DiskMiB: t.Resources.Disk},
+		Limits: isolate.Limits{CPUs: t.Resources.CPUs, MemMiB: t.Resources.Mem, DiskMiB: t.Resources.Disk, GPUs: gpus},
 	}
 	a.local[t.ID] = &localTask{launching: true}
 	a.queue.push(raftfsm.StatusUpdate{TaskID: t.ID, State: raftfsm.TaskStarting, At: now})
@@ -291,6 +312,7 @@ func (a *agent) launchDone(r launchResult) {
 	lt.launching = false
 	if r.err != nil {
 		delete(a.local, r.taskID)
+		a.gpu.release(r.taskID)
 		a.report(r.taskID, raftfsm.TaskFailed, fmt.Sprintf("launch failed: %v", r.err), nil, r.at)
 		return
 	}
@@ -330,6 +352,7 @@ func (a *agent) exited(e isolate.Exit) {
 		return
 	}
 	delete(a.local, e.TaskID)
+	a.gpu.release(e.TaskID)
 	a.finished[e.TaskID] = true
 	at := e.Time
 	if at.IsZero() {
