@@ -100,6 +100,7 @@ func nodeFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("LOG_LEVEL"), Usage: "debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: env("LOG_FORMAT"), Usage: "text or json"},
 		&cli.BoolFlag{Name: "dev", EnvVars: env("DEV"), Usage: "throwaway one-node cluster on 127.0.0.1 in a temporary data dir"},
+		&cli.IntFlag{Name: "task-log-max", Value: int(def.TaskLogMaxBytes >> 20), EnvVars: env("TASK_LOG_MAX"), Usage: "MiB each of a task's stdout and stderr may grow to before the older part is rotated out (one rotated file is kept)"},
 		&cli.StringSliceFlag{Name: "allow-user", EnvVars: env("ALLOW_USER"), Usage: "a user jobs may run as (repeatable; root only if named); others run as a dynamic unprivileged user"},
 		&cli.StringSliceFlag{Name: "join", EnvVars: env("JOIN"), Usage: "IP or IP:gossip-port of a cluster member to join through (repeatable)"},
 		&cli.DurationFlag{Name: "join-timeout", Value: def.JoinTimeout, EnvVars: env("JOIN_TIMEOUT"), Usage: "give up joining (and exit non-zero) when no peer answered within this time"},
@@ -149,6 +150,11 @@ func nodeConfig(c *cli.Context, bootstrap bool) (node.Config, error) {
 	}
 	cfg.Attributes = attrs
 	cfg.AllowUsers = c.StringSlice("allow-user")
+	if mb := c.Int("task-log-max"); mb > 0 {
+		cfg.TaskLogMaxBytes = int64(mb) << 20
+	} else {
+		return cfg, usageErrorf("--task-log-max %d: must be at least 1 (MiB)", mb)
+	}
 	cfg.Join = append(c.StringSlice("join"), c.Args().Slice()...)
 	cfg.JoinTimeout = c.Duration("join-timeout")
 	cfg.BootstrapExpect = c.Int("bootstrap-expect")

@@ -33,11 +33,12 @@ type agent struct {
 	reported map[string]bool
 	// finished are tasks that ended here; their sandboxes and logs are
 	// removed once the cluster forgot them (see leader.collectGarbage).
-	finished  map[string]bool
-	lastSweep time.Time
-	launched  chan launchResult
-	slots     chan struct{}
-	inflight  sync.WaitGroup
+	finished     map[string]bool
+	lastSweep    time.Time
+	lastLogCheck time.Time
+	launched     chan launchResult
+	slots        chan struct{}
+	inflight     sync.WaitGroup
 	// syncedAt is the Raft index of this agent's registration. Until the
 	// state it reads has applied it, that state may be a stale replay (right
 	// after a restart) and must not decide what to kill or start.
@@ -61,6 +62,10 @@ type launchResult struct {
 	at     time.Time
 	err    error
 }
+
+// logCheckInterval is how often running tasks' logs are checked against
+// the size cap.
+const logCheckInterval = 10 * time.Second
 
 // maxParallelLaunches bounds concurrent Launch calls: each is mostly waiting
 // on the filesystem (sandbox, log files, checkpoint) and on fork/exec.
@@ -389,8 +394,19 @@ func (a *agent) exited(e isolate.Exit) {
 	}
 }
 
-// sweep removes the files of finished tasks the cluster no longer lists.
+// sweep caps the logs of running tasks, and removes the files of finished
+// tasks the cluster no longer lists.
 func (a *agent) sweep(ctx context.Context, now time.Time) {
+	if now.Sub(a.lastLogCheck) >= logCheckInterval {
+		a.lastLogCheck = now
+		for id := range a.local {
+			for _, stream := range []string{"stdout", "stderr"} {
+				if _, err := isolate.RotateLog(a.iso.LogPath(id, stream), a.n.cfg.TaskLogMaxBytes); err != nil {
+					a.n.log.Warn("cap task log", "task", id, "err", err)
+				}
+			}
+		}
+	}
 	if now.Sub(a.lastSweep) < gcInterval {
 		return
 	}

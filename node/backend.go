@@ -312,6 +312,9 @@ func (b *backend) TaskLog(ctx context.Context, id, stream string, offset int64) 
 	if err != nil {
 		return nil, fmt.Errorf("open %s of task %q: %w", stream, id, err)
 	}
+	if fi, err := f.Stat(); err == nil && offset > fi.Size() {
+		offset = 0 // the log was rotated (capped) since the reader's last read
+	}
 	if offset > 0 {
 		if _, err := f.Seek(offset, io.SeekStart); err != nil {
 			f.Close()

@@ -76,6 +76,9 @@ type Config struct {
 	Resources    api.Resources
 	ResourcesSet ResourceFields
 	Attributes   map[string]string
+	// TaskLogMaxBytes caps each of a task's stdout and stderr (the older
+	// part is kept in one rotated file beside it).
+	TaskLogMaxBytes int64
 	// AllowUsers are the users a job may name to run as instead of a
 	// dynamic unprivileged one (root among them only if listed).
 	AllowUsers []string
@@ -111,6 +114,7 @@ func DefaultConfig() Config {
 		VoterReplaceAfter:  10 * time.Second,
 		NodeLostGrace:      2 * time.Second,
 		LeaveOnTerminate:   true,
+		TaskLogMaxBytes:    64 << 20,
 		SnapshotThreshold:  8192,
 		SnapshotInterval:   2 * time.Minute,
 		TrailingLogs:       10240,
