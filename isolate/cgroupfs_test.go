@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,7 +26,7 @@ const cgroupRoot = "/sys/fs/cgroup"
 // testParent returns a fresh Parent cgroup name for one test, and removes
 // it (killing anything left in it, rmdir only) when the test ends, also on
 // failure. It skips the test where cgroups are not writable here.
-func testParent(t *testing.T) string {
+func testParent(t testing.TB) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("cgroupfs tests need root")
@@ -54,7 +56,7 @@ func testParent(t *testing.T) string {
 
 // removeCgroupTree kills every process in the cgroups under dir and removes
 // them, deepest first, with rmdir.
-func removeCgroupTree(t *testing.T, dir string) {
+func removeCgroupTree(t testing.TB, dir string) {
 	var subs []string
 	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
@@ -554,4 +556,35 @@ func TestCgroupfsLaunchesManyTasksAtOnceEachInItsOwnCgroup(t *testing.T) {
 			t.Errorf("parent cgroup %s holds %d processes", filepath.Dir(d), n)
 		}
 	}
+}
+
+// BenchmarkCgroupfsLaunchTrue launches /bin/true in its own cgroup (limits
+// written first) and receives its exit; it reports the Launch call's p50 and
+// p99 as well as the mean.
+func BenchmarkCgroupfsLaunchTrue(b *testing.B) {
+	c := newCgroupfs(b, b.TempDir(), testParent(b), 0)
+	defer c.Close()
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		id := fmt.Sprintf("true-%d", i)
+		start := time.Now()
+		if _, err := c.Launch(ctx, isolate.LaunchSpec{TaskID: id, Cmd: "/bin/true", Limits: isolate.Limits{CPUs: 0.1, MemMiB: 32}}); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+		select {
+		case e := <-c.Exits():
+			if e.TaskID != id || e.ExitCode != 0 {
+				b.Fatalf("exit = %+v", e)
+			}
+		case <-time.After(10 * time.Second):
+			b.Fatal("no exit within 10 s")
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-launch-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-launch-ms")
 }
