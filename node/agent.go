@@ -54,6 +54,8 @@ type localTask struct {
 	// TASK_RUNNING, so updates reach the log in order.
 	launching bool
 	early     *isolate.Exit
+	// runningSent is set once TASK_RUNNING was queued for it.
+	runningSent bool
 }
 
 // launchResult is what a launch goroutine hands back to the agent loop.
@@ -257,6 +259,11 @@ func (a *agent) reconcile(ctx context.Context, tasks []*raftfsm.Task) {
 		case t.KillRequested && !lt.killing:
 			a.kill(ctx, t.ID, lt, grace(t.KillGraceSeconds))
 			a.queue.push(raftfsm.StatusUpdate{TaskID: t.ID, State: raftfsm.TaskKilling, At: now})
+		case !lt.launching && !lt.runningSent && (t.State == raftfsm.TaskStaging || t.State == raftfsm.TaskStarting):
+			// Re-adopted after a restart whose TASK_RUNNING never reached
+			// the log (it was queued when clusterd died): send it again.
+			lt.runningSent = true
+			a.queue.push(raftfsm.StatusUpdate{TaskID: t.ID, State: raftfsm.TaskRunning, Message: "re-adopted after an agent restart", At: now})
 		}
 	}
 	for id, lt := range a.local {
@@ -322,6 +329,7 @@ func (a *agent) launchDone(r launchResult) {
 		return
 	}
 	a.queue.push(raftfsm.StatusUpdate{TaskID: r.taskID, State: raftfsm.TaskRunning, At: r.at})
+	lt.runningSent = true
 	if lt.early != nil {
 		a.exited(*lt.early)
 	} else if lt.killing {

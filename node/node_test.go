@@ -136,3 +136,16 @@ func BenchmarkStatusUpdatesThroughRaft(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 }
+
+// A task re-adopted after a restart whose TASK_RUNNING was still queued when
+// clusterd died is reported running again, once.
+func TestReadoptedTaskStuckInStartingIsReportedRunning(t *testing.T) {
+	a := &agent{n: &Node{}, local: map[string]*localTask{"t1": {}}, reported: map[string]bool{}, queue: newStatusQueue()}
+	tasks := []*raftfsm.Task{{ID: "t1", Node: "n1", State: raftfsm.TaskStarting}}
+	a.reconcile(context.Background(), tasks)
+	a.reconcile(context.Background(), tasks)
+	got := a.queue.take()
+	if len(got) != 1 || got[0].TaskID != "t1" || got[0].State != raftfsm.TaskRunning {
+		t.Fatalf("queued %+v, want one TASK_RUNNING for t1", got)
+	}
+}
