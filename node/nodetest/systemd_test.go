@@ -383,6 +383,17 @@ func TestSystemdNodeLaunchesAHundredTasksAtOnce(t *testing.T) {
 		if got := len(strings.Split(strings.TrimSpace(units), "\n")); got != n {
 			t.Errorf("%d active clusterd-* units, want %d", got, n)
 		}
+		// The profile reached the units: hardened runs with a dynamic user.
+		tasks, err := c.Tasks(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"relaxed": "no", "hardened": "yes"}[profile]
+		for _, task := range byJob(tasks, job)[:3] {
+			if got, err := systemctl("show", "-p", "DynamicUser", "--value", unitOf(c, task.ID)); err != nil || got != want {
+				t.Errorf("%s unit of %s: DynamicUser=%q (%v), want %q", profile, task.ID, got, err, want)
+			}
+		}
 
 		if out, err := c.CLI(t, 0, "kill", job); err != nil {
 			t.Fatalf("clusterd kill %s: %v\n%s", job, err, out)
