@@ -175,8 +175,16 @@ func (c *Cgroupfs) Remove(taskID string) error {
 	return c.proc.Remove(taskID)
 }
 
-// Close stops watching tasks; they keep running in their cgroups.
-func (c *Cgroupfs) Close() error { return c.proc.Close() }
+// Close stops watching tasks; they keep running in their cgroups. The
+// parent cgroup is removed when no task is left in it (rmdir only fails
+// while it holds task cgroups), so a stopped agent leaves nothing behind.
+func (c *Cgroupfs) Close() error {
+	err := c.proc.Close()
+	for _, dir := range c.CgroupDirs("") {
+		_ = os.Remove(dir)
+	}
+	return err
+}
 
 // DetectCgroups says which cgroup hierarchy root holds (1 or 2; 0 if none
 // usable), whether this process may create cgroups in it, and why not
