@@ -1,6 +1,7 @@
 package raftfsm
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -30,9 +31,12 @@ func applyRegisterNode(txn *memdb.Txn, c *RegisterNode) *Result {
 	if raw, _ := txn.First(tableNodes, "id", n.ID); raw != nil {
 		old := raw.(*Node)
 		n.RegisteredAt = old.RegisteredAt
-		if old.State == NodeDraining && n.State == NodeReady {
-			n.State = NodeDraining // re-registering (a restart) never undoes a drain
+		if (old.State == NodeDraining || old.State == NodeInactive) && n.State == NodeReady {
+			n.State = old.State // re-registering (a restart) never undoes a drain or a deactivation
 		}
+		// The agent does not know its dynamic reservations: keep those
+		// that still fit beside its static ones.
+		n.Dynamic = fitDynamic(n.Total, n.Reserved, old.Dynamic)
 	}
 	if n.State == "" {
 		n.State = NodeReady
@@ -41,15 +45,15 @@ func applyRegisterNode(txn *memdb.Txn, c *RegisterNode) *Result {
 	return &Result{}
 }
 
-func applySetNodeState(txn *memdb.Txn, c *SetNodeState) *Result {
+func applySetNodeState(txn *memdb.Txn, c *SetNodeState, index uint64) *Result {
 	raw, _ := txn.First(tableNodes, "id", c.ID)
 	if raw == nil {
 		return &Result{Err: fmt.Errorf("node %s not found", c.ID)}
 	}
 	switch c.State {
-	case NodeReady, NodeDraining, NodeDown, NodeLeft:
+	case NodeReady, NodeInactive, NodeDraining, NodeDown, NodeLeft:
 	default:
-		return &Result{Err: fmt.Errorf("node state %q is not one of ready, draining, down, left", c.State)}
+		return &Result{Err: fmt.Errorf("node state %q is not one of ready, inactive, draining, down, left", c.State)}
 	}
 	n := *raw.(*Node)
 	if n.State == c.State {
@@ -77,14 +81,51 @@ func applySetNodeState(txn *memdb.Txn, c *SetNodeState) *Result {
 	for obj := it.Next(); obj != nil; obj = it.Next() {
 		lost = append(lost, obj.(*Task))
 	}
-	for _, t := range lost {
+	for i, t := range lost {
 		nt := *t
 		nt.State, nt.Message, nt.Reason, nt.UpdatedAt = TaskLost, msg, ReasonAgentLost, c.At
-		nt.History = appendHistory(t.History, TaskStatus{State: TaskLost, Time: c.At, Message: msg, Reason: ReasonAgentLost})
+		transition(txn, &nt, TaskStatus{State: TaskLost, Time: c.At, Message: msg, Reason: ReasonAgentLost, Source: SourceMaster}, index, i)
 		mustInsert(txn, tableTasks, &nt)
 		res.Ended = append(res.Ended, &nt)
 	}
 	return res
+}
+
+// transition records a task's new status in its history and, for a task of
+// a subscribed framework, among the updates that framework must
+// acknowledge, with an id derived from the entry's index and the update's
+// position in it (n), the same on every server.
+func transition(txn *memdb.Txn, t *Task, s TaskStatus, index uint64, n int) {
+	if fw := frameworkOf(txn, t.Framework); fw != nil && !fw.Removed() &&
+		(s.State != TaskKilling || fw.HasCapability(CapabilityTaskKillingState)) {
+		s.UUID = statusUUID(index, t.ID, n)
+		t.Unacked = appendBounded(t.Unacked, s, maxUnacked)
+	}
+	t.History = appendBounded(t.History, s, maxHistory)
+}
+
+// CapabilityTaskKillingState is the Mesos framework capability to receive
+// TASK_KILLING updates; frameworks without it are not sent them.
+const CapabilityTaskKillingState = "TASK_KILLING_STATE"
+
+// statusUUID is a version-4-shaped UUID that every server derives alike.
+func statusUUID(index uint64, taskID string, n int) []byte {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("status\x00%d\x00%s\x00%d", index, taskID, n)))
+	u := sum[:16]
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return u
+}
+
+func frameworkOf(txn *memdb.Txn, id string) *Framework {
+	if id == "" {
+		return nil
+	}
+	raw, _ := txn.First(tableFWs, "id", id)
+	if raw == nil {
+		return nil
+	}
+	return raw.(*Framework)
 }
 
 func applyUpsertJob(txn *memdb.Txn, c *UpsertJob) *Result {
@@ -110,7 +151,7 @@ func applyDeleteJob(txn *memdb.Txn, c *DeleteJob) *Result {
 		panic(fmt.Sprintf("raftfsm: delete job %s: %v", c.ID, err))
 	}
 	for _, t := range tasksOfJob(txn, c.ID) {
-		requestKill(txn, t, c.At)
+		requestKill(txn, t, nil, c.At)
 	}
 	return &Result{}
 }
@@ -127,17 +168,22 @@ func tasksOfJob(txn *memdb.Txn, job string) []*Task {
 	return out
 }
 
-// requestKill marks an active task for killing. Even a task still in
-// STAGING is not declared killed here: its agent may be starting it at this
-// moment, so only the agent, which knows, reports TASK_KILLED.
-func requestKill(txn *memdb.Txn, t *Task, at time.Time) {
-	if !t.Active() || t.KillRequested {
-		return
+// requestKill marks an active task for killing, with a new grace period
+// when one is given. Even a task still in STAGING is not declared killed
+// here: its agent may be starting it at this moment, so only the agent,
+// which knows, reports TASK_KILLED.
+func requestKill(txn *memdb.Txn, t *Task, grace *float64, at time.Time) bool {
+	if !t.Active() || (t.KillRequested && grace == nil) {
+		return false
 	}
 	nt := *t
 	nt.KillRequested = true
+	if grace != nil {
+		nt.KillGraceSeconds = *grace
+	}
 	nt.UpdatedAt = at
 	mustInsert(txn, tableTasks, &nt)
+	return true
 }
 
 func applyLaunchTasks(txn *memdb.Txn, c *LaunchTasks) *Result {
@@ -162,9 +208,9 @@ func applyLaunchTasks(txn *memdb.Txn, c *LaunchTasks) *Result {
 	return res
 }
 
-func applyTaskStatus(txn *memdb.Txn, c *TaskStatusBatch) *Result {
+func applyTaskStatus(txn *memdb.Txn, c *TaskStatusBatch, index uint64) *Result {
 	res := &Result{}
-	for _, u := range c.Updates {
+	for i, u := range c.Updates {
 		raw, _ := txn.First(tableTasks, "id", u.TaskID)
 		if raw == nil {
 			res.Rejected++
@@ -184,7 +230,7 @@ func applyTaskStatus(txn *memdb.Txn, c *TaskStatusBatch) *Result {
 		nt.Reason = u.Reason
 		nt.ExitCode = u.ExitCode
 		nt.UpdatedAt = u.At
-		nt.History = appendHistory(t.History, TaskStatus{State: u.State, Time: u.At, Message: u.Message, Reason: u.Reason, ExitCode: u.ExitCode})
+		transition(txn, &nt, TaskStatus{State: u.State, Time: u.At, Message: u.Message, Reason: u.Reason, ExitCode: u.ExitCode}, index, i)
 		mustInsert(txn, tableTasks, &nt)
 		if !nt.Active() {
 			res.Ended = append(res.Ended, &nt)
@@ -193,14 +239,15 @@ func applyTaskStatus(txn *memdb.Txn, c *TaskStatusBatch) *Result {
 	return res
 }
 
-// appendHistory copies, because the old slice is shared with older versions
+// appendBounded appends s to a history or an update queue of at most limit
+// entries. It copies, because the old slice is shared with older versions
 // of the task that readers may still hold.
-func appendHistory(h []TaskStatus, s TaskStatus) []TaskStatus {
-	start := 0
-	if len(h) >= maxHistory {
-		// Keep the first entry (STAGING: when it was created) and the newest.
-		start = len(h) - maxHistory + 2
-		out := make([]TaskStatus, 0, maxHistory)
+func appendBounded(h []TaskStatus, s TaskStatus, limit int) []TaskStatus {
+	if len(h) >= limit {
+		// Keep the first entry (STAGING: when it was created; or the update
+		// in flight) and the newest.
+		start := len(h) - limit + 2
+		out := make([]TaskStatus, 0, limit)
 		out = append(out, h[0])
 		out = append(out, h[start:]...)
 		return append(out, s)
@@ -218,7 +265,7 @@ func applyKillTasks(txn *memdb.Txn, c *KillTasks) *Result {
 			res.Rejected++
 			continue
 		}
-		requestKill(txn, raw.(*Task), c.At)
+		requestKill(txn, raw.(*Task), c.GraceSeconds, c.At)
 	}
 	return res
 }

@@ -25,6 +25,14 @@ const (
 	KillTasksType    MessageType = 7
 	ForgetTasksType  MessageType = 8
 	SetNodeStateType MessageType = 9
+	// Frameworks of the Mesos scheduler API, roles, reservations and
+	// acknowledgements.
+	SubscribeFrameworkType  MessageType = 10
+	DisconnectFrameworkType MessageType = 11
+	RemoveFrameworkType     MessageType = 12
+	AcknowledgeType         MessageType = 13
+	UpdateRolesType         MessageType = 14
+	ReserveResourcesType    MessageType = 15
 
 	// IgnoreUnknownFlag marks a message type that old servers may skip.
 	IgnoreUnknownFlag MessageType = 0x80
@@ -95,14 +103,89 @@ type TaskStatusBatch struct {
 
 // KillTasks asks the agents to kill active tasks.
 type KillTasks struct {
-	IDs []string  `json:"ids"`
-	At  time.Time `json:"at"`
+	IDs []string `json:"ids"`
+	// GraceSeconds, when set, replaces the tasks' kill grace period (a
+	// framework's kill policy, an operator's drain deadline).
+	GraceSeconds *float64  `json:"grace_seconds,omitempty"`
+	At           time.Time `json:"at"`
 }
 
 // ForgetTasks removes terminal tasks from the state (garbage collection).
 // Active tasks named here are left alone.
 type ForgetTasks struct {
 	IDs []string `json:"ids"`
+}
+
+// SubscribeFramework registers a framework, or re-registers one that
+// reconnects (Update false) or changes its info (Update true: the
+// framework must exist and its timestamps stay). A removed framework's id is
+// refused.
+type SubscribeFramework struct {
+	Framework Framework `json:"framework"`
+	Update    bool      `json:"update,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// DisconnectFramework records that a framework's event stream closed: its
+// failover timeout runs from At.
+type DisconnectFramework struct {
+	ID string    `json:"id"`
+	At time.Time `json:"at"`
+}
+
+// RemoveFramework tears a framework down: its active tasks are marked for
+// killing, its unacknowledged updates are dropped, and its id can never
+// subscribe again.
+type RemoveFramework struct {
+	ID     string    `json:"id"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// Ack acknowledges a task's oldest unacknowledged status update.
+type Ack struct {
+	Framework string `json:"framework"`
+	TaskID    string `json:"task_id"`
+	UUID      []byte `json:"uuid"`
+}
+
+// Acknowledge applies frameworks' acknowledgements. One that does not match
+// the task's oldest unacknowledged update (a duplicate, a late one) is
+// skipped.
+type Acknowledge struct {
+	Acks []Ack `json:"acks"`
+}
+
+// RoleUpdate changes a role's weight, its quota, or both (nil: unchanged).
+type RoleUpdate struct {
+	Role   string     `json:"role"`
+	Weight *float64   `json:"weight,omitempty"`
+	Quota  *Resources `json:"quota,omitempty"`
+}
+
+// UpdateRoles applies role updates, all or none: an invalid weight or quota
+// rejects the command.
+type UpdateRoles struct {
+	Updates []RoleUpdate `json:"updates"`
+	At      time.Time    `json:"at"`
+}
+
+// ReservationOp reserves resources of a node for a role (a dynamic
+// reservation), or returns them (Unreserve).
+type ReservationOp struct {
+	Node      string    `json:"node"`
+	Role      string    `json:"role"`
+	Resources Resources `json:"resources"`
+	Unreserve bool      `json:"unreserve,omitempty"`
+}
+
+// ReserveResources applies reservation operations in order; one that does
+// not fit (more than the node has unreserved, or than the role's dynamic
+// reservation holds) is skipped and counted in Result.Rejected. The leader
+// checks them against what is free before writing them.
+type ReserveResources struct {
+	Ops []ReservationOp `json:"ops"`
+	At  time.Time       `json:"at"`
 }
 
 func (SetClusterID) Type() MessageType    { return SetClusterIDType }
@@ -114,6 +197,13 @@ func (LaunchTasks) Type() MessageType     { return LaunchTasksType }
 func (TaskStatusBatch) Type() MessageType { return TaskStatusType }
 func (KillTasks) Type() MessageType       { return KillTasksType }
 func (ForgetTasks) Type() MessageType     { return ForgetTasksType }
+
+func (SubscribeFramework) Type() MessageType  { return SubscribeFrameworkType }
+func (DisconnectFramework) Type() MessageType { return DisconnectFrameworkType }
+func (RemoveFramework) Type() MessageType     { return RemoveFrameworkType }
+func (Acknowledge) Type() MessageType         { return AcknowledgeType }
+func (UpdateRoles) Type() MessageType         { return UpdateRolesType }
+func (ReserveResources) Type() MessageType    { return ReserveResourcesType }
 
 // Encode serializes a command as its type byte followed by its JSON.
 func Encode(c Command) ([]byte, error) {
@@ -159,6 +249,18 @@ func Decode(data []byte) (Command, error) {
 		c = &KillTasks{}
 	case ForgetTasksType:
 		c = &ForgetTasks{}
+	case SubscribeFrameworkType:
+		c = &SubscribeFramework{}
+	case DisconnectFrameworkType:
+		c = &DisconnectFramework{}
+	case RemoveFrameworkType:
+		c = &RemoveFramework{}
+	case AcknowledgeType:
+		c = &Acknowledge{}
+	case UpdateRolesType:
+		c = &UpdateRoles{}
+	case ReserveResourcesType:
+		c = &ReserveResources{}
 	default:
 		return nil, ErrUnknownCommand{Type: t}
 	}

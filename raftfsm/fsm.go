@@ -22,6 +22,10 @@ type Result struct {
 	Rejected int
 	// JobVersion is the new version after UpsertJob.
 	JobVersion uint64
+	// Framework is the framework after SubscribeFramework.
+	Framework *Framework
+	// Killed are the active tasks RemoveFramework marked for killing.
+	Killed []*Task
 }
 
 // FSM is clusterd's raft.FSM (and raft.BatchingFSM). Reads go through View,
@@ -31,6 +35,7 @@ type FSM struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every applied batch
+	feed    changeFeed
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
@@ -80,6 +85,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	db := f.db
 	f.mu.Unlock()
 	txn := db.Txn(true)
+	txn.TrackChanges()
 	out := make([]interface{}, len(logs))
 	var last uint64
 	for i, l := range logs {
@@ -88,22 +94,36 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 			out[i] = &Result{}
 			continue
 		}
-		out[i] = applyEntry(txn, l.Data)
+		out[i] = applyEntry(txn, l.Data, l.Index)
 	}
 	if last != 0 {
 		m := currentMeta(txn)
 		m.Index = last
 		mustInsert(txn, tableMeta, m)
 	}
+	changes := txn.Changes()
 	txn.Commit()
+	f.mu.Lock()
+	f.feed.add(last, changes)
+	f.mu.Unlock()
 	f.notify()
 	return out
+}
+
+// ChangesSince returns the objects changed by the batches applied after
+// index, oldest first, and the index they bring the caller to. ok is false
+// when some of those changes are no longer kept (the caller fell too far
+// behind, or a snapshot was restored): it must read the whole state again.
+func (f *FSM) ChangesSince(index uint64) (changes []Change, through uint64, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.feed.since(index)
 }
 
 // applyEntry decodes and applies one command. A command type this binary
 // does not know panics unless it is flagged ignorable: continuing would let
 // this server's state silently diverge from its peers'.
-func applyEntry(txn *memdb.Txn, data []byte) *Result {
+func applyEntry(txn *memdb.Txn, data []byte, index uint64) *Result {
 	cmd, err := Decode(data)
 	if err != nil {
 		if u, ok := err.(ErrUnknownCommand); ok && u.Type&IgnoreUnknownFlag != 0 {
@@ -111,18 +131,20 @@ func applyEntry(txn *memdb.Txn, data []byte) *Result {
 		}
 		panic(fmt.Sprintf("raftfsm: cannot apply log entry: %v", err))
 	}
-	return applyCommand(txn, cmd)
+	return applyCommand(txn, cmd, index)
 }
 
 // applyCommand dispatches to one small apply function per command type.
-func applyCommand(txn *memdb.Txn, cmd Command) *Result {
+// index is the entry's Raft index: status update ids derive from it, so
+// every server computes the same ones.
+func applyCommand(txn *memdb.Txn, cmd Command, index uint64) *Result {
 	switch c := cmd.(type) {
 	case *SetClusterID:
 		return applySetClusterID(txn, c)
 	case *RegisterNode:
 		return applyRegisterNode(txn, c)
 	case *SetNodeState:
-		return applySetNodeState(txn, c)
+		return applySetNodeState(txn, c, index)
 	case *UpsertJob:
 		return applyUpsertJob(txn, c)
 	case *DeleteJob:
@@ -130,11 +152,23 @@ func applyCommand(txn *memdb.Txn, cmd Command) *Result {
 	case *LaunchTasks:
 		return applyLaunchTasks(txn, c)
 	case *TaskStatusBatch:
-		return applyTaskStatus(txn, c)
+		return applyTaskStatus(txn, c, index)
 	case *KillTasks:
 		return applyKillTasks(txn, c)
 	case *ForgetTasks:
 		return applyForgetTasks(txn, c)
+	case *SubscribeFramework:
+		return applySubscribeFramework(txn, c)
+	case *DisconnectFramework:
+		return applyDisconnectFramework(txn, c)
+	case *RemoveFramework:
+		return applyRemoveFramework(txn, c)
+	case *Acknowledge:
+		return applyAcknowledge(txn, c)
+	case *UpdateRoles:
+		return applyUpdateRoles(txn, c)
+	case *ReserveResources:
+		return applyReserveResources(txn, c)
 	}
 	return &Result{Err: fmt.Errorf("no apply function for %T", cmd)}
 }

@@ -212,7 +212,7 @@ func TestForgetTasksKeepsActiveTasks(t *testing.T) {
 func TestHistoryIsBounded(t *testing.T) {
 	var h []TaskStatus
 	for i := 0; i < 100; i++ {
-		h = appendHistory(h, TaskStatus{State: fmt.Sprint(i)})
+		h = appendBounded(h, TaskStatus{State: fmt.Sprint(i)}, maxHistory)
 	}
 	if len(h) != maxHistory || h[0].State != "0" || h[len(h)-1].State != "99" {
 		t.Fatalf("history len %d first %s last %s", len(h), h[0].State, h[len(h)-1].State)
@@ -252,8 +252,11 @@ func TestChangedFiresAfterApply(t *testing.T) {
 // Golden files: every command type and a snapshot as written by the first
 // release. A later version must still decode and apply them to the same
 // state. Regenerate only when adding a new type: CLUSTERD_UPDATE_GOLDEN=1.
-func TestGoldenLogAndSnapshotStillDecode(t *testing.T) {
-	cmds := []Command{
+// goldenCommands are, per golden version, the commands its files hold. A
+// version's files are written once (CLUSTERD_UPDATE_GOLDEN=1 rewrites only
+// the newest) and must decode to the same state forever.
+var goldenCommands = map[int][]Command{
+	1: {
 		&SetClusterID{ClusterID: "c1"},
 		&RegisterNode{Node: Node{ID: "n1", Name: "one", HTTPAddr: "10.0.0.1:5050", Isolator: "process", Total: Resources{CPUs: 2, Mem: 1024, Disk: 100, Ports: []PortRange{{31000, 32000}}}, Attributes: map[string]string{"zone": "a"}}, At: t0},
 		&SetNodeState{ID: "n1", State: NodeDraining, At: t0},
@@ -263,12 +266,60 @@ func TestGoldenLogAndSnapshotStillDecode(t *testing.T) {
 		&KillTasks{IDs: []string{"web.0.0"}, At: t0},
 		&ForgetTasks{IDs: []string{"web.1.0"}},
 		&DeleteJob{ID: "web", At: t0},
+	},
+	2: {
+		&SetClusterID{ClusterID: "c2"},
+		&RegisterNode{Node: Node{ID: "n1", Name: "one", HTTPAddr: "10.0.0.1:5050", Isolator: "systemd", Total: Resources{CPUs: 8, Mem: 4096, Disk: 100, Ports: []PortRange{{31000, 32000}}},
+			Reserved: map[string]Resources{"analytics": {CPUs: 2}}}, At: t0},
+		&SubscribeFramework{Framework: Framework{ID: "c2-0001", Name: "spark", User: "spark", Roles: []string{"analytics", "*"}, FailoverTimeout: 60,
+			Capabilities: []string{"MULTI_ROLE", "TASK_KILLING_STATE"}, Info: []byte(`{"name":"spark","user":"spark"}`)}, At: t0},
+		&SubscribeFramework{Framework: Framework{ID: "c2-0001", Name: "spark", User: "spark", Roles: []string{"analytics"}, FailoverTimeout: 120}, Update: true, At: t0},
+		&UpdateRoles{Updates: []RoleUpdate{{Role: "analytics", Weight: ptr(2.0), Quota: &Resources{CPUs: 6, Mem: 2048}}}, At: t0},
+		&ReserveResources{Ops: []ReservationOp{{Node: "n1", Role: "analytics", Resources: Resources{Mem: 512, Ports: []PortRange{{31000, 31009}}}}}, At: t0},
+		&LaunchTasks{Tasks: []Task{{ID: "t1", Framework: "c2-0001", Role: "analytics", Name: "one", Node: "n1", Resources: Resources{CPUs: 1, Mem: 128}, Cmd: "sleep 9"},
+			{ID: "t2", Framework: "c2-0001", Role: "analytics", Name: "two", Node: "n1", Resources: Resources{CPUs: 1, Mem: 128}, Cmd: "sleep 9"}}, At: t0},
+		&TaskStatusBatch{Updates: []StatusUpdate{{TaskID: "t1", State: TaskStarting, At: t0}, {TaskID: "t1", State: TaskRunning, At: t0}, {TaskID: "t2", State: TaskRunning, At: t0}}},
+		&KillTasks{IDs: []string{"t2"}, GraceSeconds: ptr(1.5), At: t0},
+		&DisconnectFramework{ID: "c2-0001", At: t0.Add(time.Second)},
+		&Acknowledge{Acks: []Ack{{Framework: "c2-0001", TaskID: "t1", UUID: statusUUID(8, "t1", 0)}}},
+		&RemoveFramework{ID: "c2-0001", Reason: "failover timeout", At: t0.Add(time.Minute)},
+	},
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestGoldenLogAndSnapshotStillDecode(t *testing.T) {
+	newest := 0
+	for v := range goldenCommands {
+		newest = max(newest, v)
 	}
-	logPath := filepath.Join("testdata", "golden-log-v1.txt")
-	snapPath := filepath.Join("testdata", "golden-snapshot-v1.jsonl")
-	if os.Getenv("CLUSTERD_UPDATE_GOLDEN") == "1" {
-		var lines []string
+	seen := map[MessageType]bool{}
+	for version := 1; version <= newest; version++ {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			a := replayGolden(t, version, version == newest && os.Getenv("CLUSTERD_UPDATE_GOLDEN") == "1", seen)
+			if version == newest && len(a.fsm.View().Frameworks()) == 0 {
+				t.Error("the newest golden log holds no framework")
+			}
+		})
+	}
+	for _, cmds := range goldenCommands {
 		for _, c := range cmds {
+			if !seen[c.Type()] {
+				t.Errorf("command type %d has no golden entry: add it to the newest version and regenerate with CLUSTERD_UPDATE_GOLDEN=1", c.Type())
+			}
+		}
+	}
+}
+
+// replayGolden applies a version's golden log (writing it first when
+// update is set), checks its snapshot restores to the same state, and
+// records the command types it held.
+func replayGolden(t *testing.T, version int, update bool, seen map[MessageType]bool) *applier {
+	logPath := filepath.Join("testdata", fmt.Sprintf("golden-log-v%d.txt", version))
+	snapPath := filepath.Join("testdata", fmt.Sprintf("golden-snapshot-v%d.jsonl", version))
+	if update {
+		var lines []string
+		for _, c := range goldenCommands[version] {
 			data, err := Encode(c)
 			if err != nil {
 				t.Fatal(err)
@@ -284,14 +335,12 @@ func TestGoldenLogAndSnapshotStillDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := newApplier(t)
-	seen := map[MessageType]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
 		var typ int
-		var body string
 		if _, err := fmt.Sscanf(line, "%d", &typ); err != nil {
 			t.Fatalf("golden line %q: %v", line, err)
 		}
-		body = line[strings.IndexByte(line, ' ')+1:]
+		body := line[strings.IndexByte(line, ' ')+1:]
 		data := append([]byte{byte(typ)}, body...)
 		cmd, err := Decode(data)
 		if err != nil {
@@ -303,12 +352,7 @@ func TestGoldenLogAndSnapshotStillDecode(t *testing.T) {
 			t.Fatalf("golden command type %d: %v", typ, res.Err)
 		}
 	}
-	for _, c := range cmds {
-		if !seen[c.Type()] {
-			t.Errorf("command type %d has no golden entry: regenerate with CLUSTERD_UPDATE_GOLDEN=1", c.Type())
-		}
-	}
-	if os.Getenv("CLUSTERD_UPDATE_GOLDEN") == "1" {
+	if update {
 		snap, _ := a.fsm.Snapshot()
 		var buf bytes.Buffer
 		if err := snap.(*fsmSnapshot).encode(&buf); err != nil {
@@ -322,6 +366,7 @@ func TestGoldenLogAndSnapshotStillDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
 	restored := New()
 	if err := restored.Restore(f); err != nil {
 		t.Fatalf("golden snapshot no longer restores: %v", err)
@@ -329,6 +374,7 @@ func TestGoldenLogAndSnapshotStillDecode(t *testing.T) {
 	if restored.View().Digest() != a.fsm.View().Digest() {
 		t.Fatal("golden snapshot restores to a different state than replaying the golden log")
 	}
+	return a
 }
 
 func BenchmarkApplyStatusBatch(b *testing.B) {

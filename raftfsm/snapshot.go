@@ -12,7 +12,8 @@ import (
 
 // snapshotVersion is written in every snapshot header. Restore accepts every
 // version up to it; bump it only with a decoder for the old layout kept.
-const snapshotVersion = 1
+// Version 2 added frameworks and roles.
+const snapshotVersion = 2
 
 // A snapshot is a stream of JSON records, one per line: a header, then one
 // record per object. Streaming keeps memory flat for large clusters.
@@ -23,9 +24,11 @@ type snapshotHeader struct {
 }
 
 type snapshotRecord struct {
-	Node *Node `json:"node,omitempty"`
-	Job  *Job  `json:"job,omitempty"`
-	Task *Task `json:"task,omitempty"`
+	Node      *Node      `json:"node,omitempty"`
+	Job       *Job       `json:"job,omitempty"`
+	Task      *Task      `json:"task,omitempty"`
+	Framework *Framework `json:"framework,omitempty"`
+	Role      *Role      `json:"role,omitempty"`
 }
 
 type fsmSnapshot struct {
@@ -70,6 +73,16 @@ func (s *fsmSnapshot) encode(w io.Writer) error {
 			return err
 		}
 	}
+	for _, f := range v.Frameworks() {
+		if err := enc.Encode(snapshotRecord{Framework: f}); err != nil {
+			return err
+		}
+	}
+	for _, r := range v.Roles() {
+		if err := enc.Encode(snapshotRecord{Role: r}); err != nil {
+			return err
+		}
+	}
 	return bw.Flush()
 }
 
@@ -107,6 +120,10 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 			mustInsert(txn, tableJobs, rec.Job)
 		case rec.Task != nil:
 			mustInsert(txn, tableTasks, rec.Task)
+		case rec.Framework != nil:
+			mustInsert(txn, tableFWs, rec.Framework)
+		case rec.Role != nil:
+			mustInsert(txn, tableRoles, rec.Role)
 		default:
 			return fmt.Errorf("restore snapshot: record %d is empty", n)
 		}
@@ -114,6 +131,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	txn.Commit()
 	f.mu.Lock()
 	f.db = db
+	f.feed.reset(h.Index)
 	f.mu.Unlock()
 	f.notify()
 	return nil

@@ -15,11 +15,15 @@ const (
 	tableNodes = "nodes"
 	tableJobs  = "jobs"
 	tableTasks = "tasks"
+	tableFWs   = "frameworks"
+	tableRoles = "roles"
 
 	metaKey = "cluster"
 )
 
 func isActive(obj interface{}) (bool, error) { return obj.(*Task).Active(), nil }
+
+func hasUnacked(obj interface{}) (bool, error) { return len(obj.(*Task).Unacked) > 0, nil }
 
 func schema() *memdb.DBSchema {
 	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
@@ -33,8 +37,15 @@ func schema() *memdb.DBSchema {
 			"id": {Name: "id", Unique: true, Indexer: &jobIDIndex{}},
 		}},
 		tableTasks: {Name: tableTasks, Indexes: map[string]*memdb.IndexSchema{
-			"id":     {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
-			"job":    {Name: "job", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Job"}},
+			"id":        {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+			"job":       {Name: "job", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Job"}},
+			"framework": {Name: "framework", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Framework"}},
+			// framework_unacked finds the updates a framework still has to
+			// acknowledge without scanning its acknowledged tasks.
+			"framework_unacked": {Name: "framework_unacked", AllowMissing: true, Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{
+				&memdb.StringFieldIndex{Field: "Framework"},
+				&memdb.ConditionalIndex{Conditional: hasUnacked},
+			}}},
 			"active": {Name: "active", Indexer: &memdb.ConditionalIndex{Conditional: isActive}},
 			// node_active answers "what should this agent be running" without
 			// scanning the node's finished tasks.
@@ -42,6 +53,12 @@ func schema() *memdb.DBSchema {
 				&memdb.StringFieldIndex{Field: "Node"},
 				&memdb.ConditionalIndex{Conditional: isActive},
 			}}},
+		}},
+		tableFWs: {Name: tableFWs, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+		}},
+		tableRoles: {Name: tableRoles, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Name"}},
 		}},
 	}}
 }
@@ -134,9 +151,32 @@ func (v *View) ActiveTasksOnNode(node string) []*Task {
 	return all[Task](v, tableTasks, "node_active", node, true)
 }
 
-// Digest is a hash of the whole state (cluster id, nodes, jobs, tasks), equal
-// on every server that applied the same log. Tests compare it across servers
-// and across snapshot/restore.
+// TasksOfFramework returns a framework's tasks, active and terminal.
+func (v *View) TasksOfFramework(fw string) []*Task {
+	return all[Task](v, tableTasks, "framework", fw)
+}
+
+// UnackedTasksOfFramework returns the tasks with status updates the
+// framework has not acknowledged.
+func (v *View) UnackedTasksOfFramework(fw string) []*Task {
+	return all[Task](v, tableTasks, "framework_unacked", fw, true)
+}
+
+// Framework returns a framework (possibly removed) by id, or nil.
+func (v *View) Framework(id string) *Framework { return first[Framework](v, tableFWs, "id", id) }
+
+// Frameworks returns every framework, removed ones included, sorted by id.
+func (v *View) Frameworks() []*Framework { return all[Framework](v, tableFWs, "id") }
+
+// Role returns a role's configuration, or nil when it has only defaults.
+func (v *View) Role(name string) *Role { return first[Role](v, tableRoles, "id", name) }
+
+// Roles returns every role with a weight or quota set, sorted by name.
+func (v *View) Roles() []*Role { return all[Role](v, tableRoles, "id") }
+
+// Digest is a hash of the whole state (cluster id, nodes, jobs, tasks,
+// frameworks, roles), equal on every server that applied the same log. Tests
+// compare it across servers and across snapshot/restore.
 func (v *View) Digest() string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
@@ -149,6 +189,12 @@ func (v *View) Digest() string {
 	}
 	for _, t := range v.Tasks() {
 		_ = enc.Encode(t)
+	}
+	for _, f := range v.Frameworks() {
+		_ = enc.Encode(f)
+	}
+	for _, r := range v.Roles() {
+		_ = enc.Encode(r)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -1,6 +1,9 @@
 package raftfsm
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Task states, the Mesos names.
 const (
@@ -44,9 +47,12 @@ func stateRank(state string) int {
 	return -1
 }
 
-// Node states.
+// Node states. Only ready nodes are offered to frameworks; an inactive
+// node keeps its tasks running (Mesos's DEACTIVATE_AGENT), a draining one
+// has its tasks killed and replaced elsewhere (DRAIN_AGENT).
 const (
 	NodeReady    = "ready"
+	NodeInactive = "inactive"
 	NodeDraining = "draining"
 	NodeDown     = "down"
 	NodeLeft     = "left"
@@ -69,17 +75,23 @@ type Resources struct {
 
 // Node is a machine that registered as an agent.
 type Node struct {
-	ID           string            `json:"id"`
-	Name         string            `json:"name"`
-	HTTPAddr     string            `json:"http_addr"`
-	RaftAddr     string            `json:"raft_addr,omitempty"`
-	Isolator     string            `json:"isolator"`
-	Version      string            `json:"version,omitempty"`
-	Total        Resources         `json:"total"`
-	Attributes   map[string]string `json:"attributes,omitempty"`
-	State        string            `json:"state"`
-	RegisteredAt time.Time         `json:"registered_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	HTTPAddr string    `json:"http_addr"`
+	RaftAddr string    `json:"raft_addr,omitempty"`
+	Isolator string    `json:"isolator"`
+	Version  string    `json:"version,omitempty"`
+	Total    Resources `json:"total"`
+	// Reserved is the node's static reservations: role → resources carved
+	// out of Total (its --resources "cpus(analytics):4"), set by the agent.
+	Reserved map[string]Resources `json:"reserved,omitempty"`
+	// Dynamic is the reservations made by RESERVE operations, by role; the
+	// agent's re-registration keeps them while they fit beside Reserved.
+	Dynamic      map[string]Resources `json:"dynamic,omitempty"`
+	Attributes   map[string]string    `json:"attributes,omitempty"`
+	State        string               `json:"state"`
+	RegisteredAt time.Time            `json:"registered_at"`
+	UpdatedAt    time.Time            `json:"updated_at"`
 }
 
 // JobSpec is a built-in framework job as stored in the log. It mirrors the
@@ -117,24 +129,45 @@ type TaskStatus struct {
 	Message  string    `json:"message,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
 	ExitCode *int      `json:"exit_code,omitempty"`
+	// Source is SourceMaster for transitions the cluster decided (a lost
+	// node), empty for those the agent reported.
+	Source string `json:"source,omitempty"`
+	// UUID identifies a status update a framework must acknowledge: set on
+	// the transitions of tasks of subscribed (Mesos API) frameworks.
+	UUID []byte `json:"uuid,omitempty"`
 }
+
+// SourceMaster marks a task transition the cluster itself decided.
+const SourceMaster = "master"
 
 // Reasons a task ended, the Mesos TaskStatus.Reason names.
 const (
 	ReasonMemoryLimit = "REASON_CONTAINER_LIMITATION_MEMORY"
 	ReasonAgentLost   = "REASON_AGENT_REMOVED"
+	// ReasonFrameworkRemoved: the task was killed because its framework
+	// was torn down or did not come back within its failover timeout.
+	ReasonFrameworkRemoved = "REASON_FRAMEWORK_REMOVED"
 )
 
 // maxHistory bounds a task's status history so a flapping task cannot grow
-// a log entry or snapshot without limit.
-const maxHistory = 16
+// a log entry or snapshot without limit; maxUnacked bounds the updates kept
+// for a framework that does not acknowledge them (a task has few
+// transitions, so only a misbehaving agent could reach it).
+const (
+	maxHistory = 16
+	maxUnacked = 32
+)
 
 // Task is one launched task. Tasks of the built-in jobs framework carry Job,
 // JobVersion, Instance and Attempt; external frameworks' tasks leave them
 // empty.
 type Task struct {
-	ID               string            `json:"id"`
-	Framework        string            `json:"framework"`
+	ID        string `json:"id"`
+	Framework string `json:"framework"`
+	// Role is the allocation role the task's resources count toward; empty
+	// means the default role "*".
+	Role             string            `json:"role,omitempty"`
+	Name             string            `json:"name,omitempty"`
 	Job              string            `json:"job,omitempty"`
 	JobVersion       uint64            `json:"job_version,omitempty"`
 	Instance         int               `json:"instance"`
@@ -156,6 +189,18 @@ type Task struct {
 	CreatedAt     time.Time    `json:"created_at"`
 	UpdatedAt     time.Time    `json:"updated_at"`
 	History       []TaskStatus `json:"history,omitempty"`
+	// Unacked are the transitions its framework has not acknowledged yet,
+	// oldest first: the first is sent (and resent) until acknowledged, then
+	// the next. Only tasks of subscribed frameworks have them.
+	Unacked []TaskStatus `json:"unacked,omitempty"`
+}
+
+// AllocationRole is the role the task's resources count toward.
+func (t *Task) AllocationRole() string {
+	if t.Role == "" {
+		return "*"
+	}
+	return t.Role
 }
 
 // Active reports whether the task still holds resources.
@@ -169,6 +214,64 @@ func (t *Task) RunningSince() time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// Framework is a scheduler subscribed through the Mesos scheduler API. The
+// built-in jobs framework is not one: it lives in the leader.
+type Framework struct {
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	User      string   `json:"user,omitempty"`
+	Principal string   `json:"principal,omitempty"`
+	Roles     []string `json:"roles"`
+	// FailoverTimeout is how long, in seconds, the framework may stay
+	// disconnected before it is removed and its tasks killed.
+	FailoverTimeout float64  `json:"failover_timeout,omitempty"`
+	Capabilities    []string `json:"capabilities,omitempty"`
+	// Info is the framework's FrameworkInfo as it last sent it (Mesos wire
+	// JSON, opaque here), so the operator API shows what it was given.
+	Info           json.RawMessage `json:"info,omitempty"`
+	RegisteredAt   time.Time       `json:"registered_at"`
+	ReregisteredAt time.Time       `json:"reregistered_at,omitzero"`
+	// DisconnectedAt is when its event stream last closed; zero while it
+	// was connected when last known.
+	DisconnectedAt time.Time `json:"disconnected_at,omitzero"`
+	// RemovedAt is set once it was torn down or timed out: the record stays
+	// (a bounded number of them) so the id cannot subscribe again.
+	RemovedAt     time.Time `json:"removed_at,omitzero"`
+	RemovedReason string    `json:"removed_reason,omitempty"`
+}
+
+// Removed reports whether the framework was torn down or timed out.
+func (f *Framework) Removed() bool { return !f.RemovedAt.IsZero() }
+
+// HasCapability reports whether the framework declared a capability.
+func (f *Framework) HasCapability(c string) bool {
+	for _, have := range f.Capabilities {
+		if have == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Role is a role's replicated configuration: its weight in DRF and its quota.
+type Role struct {
+	Name string `json:"name"`
+	// Weight is the role's DRF weight; 0 means the default, 1.
+	Weight float64 `json:"weight,omitempty"`
+	// Quota is the most the role's frameworks may hold together; a zero
+	// kind is unlimited.
+	Quota     Resources `json:"quota,omitzero"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// EffectiveWeight is Weight, or 1 when unset.
+func (r *Role) EffectiveWeight() float64 {
+	if r == nil || r.Weight == 0 {
+		return 1
+	}
+	return r.Weight
 }
 
 // meta is the single row holding cluster-wide scalars.
