@@ -2,8 +2,9 @@
 // by hierarchical weighted Dominant Resource Fairness over roles and frameworks, within each
 // role's quota limit (SetQuota) and honouring reservations of an agent's resources for a
 // role (Agent.Reserved, Reserve, Unreserve); it makes resource offers and keeps their
-// filters (refuse, suppress, offer timeout, Pause after a leader change), and validates the
-// accepts that turn offers into tasks, so that no resource is ever offered twice or
+// filters (refuse, suppress, offer timeout, Pause after a leader change, agents the
+// operator deactivated), and validates the accepts that turn offers into tasks and
+// reservations (Accept, AcceptOperations), so that no resource is ever offered twice or
 // committed beyond an agent's total.
 //
 // Allocate keeps roles and frameworks in DRF order incrementally (sorted by cached dominant
@@ -113,12 +114,13 @@ type Allocator struct {
 	usage      map[FrameworkID]*usage // by framework, registered or not
 	tasks      map[string]*task
 	offers     map[OfferID]*offerState
-	// dirty holds every agent whose free resources may be worth offering: an agent enters it
-	// whenever its free resources grow and leaves it when Allocate offers them or finds them
-	// below the minimum allocatable. Allocate looks at these agents only; one that no
-	// framework may be offered (filters, suppression, quota) stays for the next call. Free
-	// reservations of a role without frameworks do not keep an agent here: AddFramework
-	// brings the agent back (see reservedAgents).
+	// dirty holds every active agent whose free resources may be worth offering: an agent
+	// enters it (markDirty) whenever its free resources grow and leaves it when Allocate
+	// offers them or finds them below the minimum allocatable. Allocate looks at these agents
+	// only; one that no framework may be offered (filters, suppression, quota) stays for the
+	// next call. Free reservations of a role without frameworks do not keep an agent here:
+	// AddFramework brings the agent back (see reservedAgents). A deactivated agent is never
+	// here: DeactivateAgent takes it out, markDirty leaves it out, ActivateAgent puts it back.
 	dirty        map[AgentID]*agentState
 	total        scalars // the sum of all agents' totals
 	offerSeq     uint64
@@ -142,12 +144,12 @@ type Allocator struct {
 }
 
 type agentState struct {
-	info     Agent            // info.Reserved holds the static reservations
-	unres    pool             // the resources not reserved for any role
-	reserved map[string]*pool // role → its reservations (static and dynamic); nil when none
-	dynamic  map[string]Resources
-	tasks    map[string]struct{} // nil until the first task
-	offers   []OfferID           // outstanding, in no particular order (few per agent)
+	info     Agent                   // info.Reserved holds the static reservations
+	unres    pool                    // the resources not reserved for any role
+	reserved map[string]*reservation // role → its reservations (static and dynamic); nil when none
+	tasks    map[string]struct{}     // nil until the first task
+	offers   []OfferID               // outstanding, in no particular order (few per agent)
+	inactive bool                    // deactivated (DeactivateAgent): not offered, not in dirty
 }
 
 // pool is one part of an agent: its unreserved resources, or those reserved for one role.
@@ -161,6 +163,45 @@ func (p *pool) free() Resources {
 		return p.total
 	}
 	return p.total.Sub(p.allocated).Sub(p.offered)
+}
+
+// reservation is a role's reserved part of an agent: a pool whose total is the role's static
+// reservation there (Agent.Reserved) plus its dynamic one (Reserve), kept apart so that
+// offers say which is which (Offer.Dynamic) and only dynamic resources are unreserved.
+//
+// A port is static or dynamic by its number. Scalars are not told apart by identity, so
+// their split is a convention: the static reservation is used first and the dynamic one
+// only beyond it. Offers record their dynamic part when made (dynOffered sums them); what
+// tasks hold of the dynamic reservation is derived: of each scalar, what they hold beyond
+// the static reservation not in offers (see freeDynamic). Hence the static part offered,
+// offered − dynOffered, never exceeds the static reservation, and dynOffered never exceeds
+// dynamic.
+type reservation struct {
+	pool
+	dynamic    Resources // the part of total reserved by Reserve
+	dynOffered Resources // the dynamic part of offered: the sum of its offers' Dynamic
+}
+
+// freeDynamic is the part of the dynamic reservation that neither tasks nor offers hold:
+// what may be unreserved now.
+func (r *reservation) freeDynamic() Resources {
+	if r.dynamic.IsZero() {
+		return Resources{}
+	}
+	// The static reservation not in offers is what tasks use first; they hold dynamic
+	// scalars only beyond it, and dynamic ports by number.
+	staticLeft := r.total.Sub(r.dynamic).Sub(r.offered.Sub(r.dynOffered))
+	tasks := r.allocated.Sub(intersect(r.allocated, staticLeft))
+	return r.dynamic.Sub(r.dynOffered).Sub(tasks)
+}
+
+// dynamicPart is the dynamic part of x, free resources of r, taken static first.
+func (r *reservation) dynamicPart(x Resources) Resources {
+	if r.dynamic.IsZero() {
+		return Resources{}
+	}
+	freeStatic := r.free().Sub(r.freeDynamic())
+	return x.Sub(intersect(x, freeStatic))
 }
 
 type frameworkState struct {
@@ -190,11 +231,31 @@ type roleState struct {
 	visit      uint64            // the agent visit in which this role was last offered
 }
 
-// roleUse is what a role's tasks and offers hold (quota consumption); n counts them, so
-// the sum is reset to an exact zero when the last one goes.
+// roleUse is what a role's tasks and what its outstanding offers hold (together, its quota
+// consumption).
 type roleUse struct {
+	tasks, offers tally
+}
+
+func (u *roleUse) sum() scalars { return u.tasks.sum.plus(u.offers.sum) }
+
+// tally is a sum of n amounts, reset to an exact zero when the last one goes.
+type tally struct {
 	sum scalars
 	n   int
+}
+
+func (t *tally) change(s scalars, add bool) {
+	switch {
+	case add:
+		t.sum = t.sum.plus(s)
+		t.n++
+	case t.n <= 1:
+		*t = tally{}
+	default:
+		t.sum = t.sum.minus(s)
+		t.n--
+	}
 }
 
 type task struct {
@@ -240,8 +301,9 @@ var (
 	ErrInvalidRole      = errors.New("invalid role")
 	// ErrQuotaExceeded: the launch would take its role beyond its quota limit.
 	ErrQuotaExceeded = errors.New("quota exceeded")
-	// ErrOverCommit: the resources asked for are not free (AddTask) or not in the offers
-	// (Accept). The allocator never commits more than an agent has.
+	// ErrOverCommit: the resources asked for are not free (AddTask, Reserve), not in the
+	// offers (Accept, AcceptOperations), or not a free dynamic reservation (Unreserve).
+	// The allocator never commits more than an agent has.
 	ErrOverCommit = errors.New("resources not available")
 )
 
@@ -288,14 +350,21 @@ func (a *Allocator) addAgent(ag Agent) {
 	a.setInfo(st, ag)
 	a.total = a.total.plus(scalarsOf(ag.Total))
 	a.stale = true
-	a.dirty[ag.ID] = st
+	a.markDirty(st)
+}
+
+// markDirty notes that st's free resources may be worth offering, unless st is deactivated.
+func (a *Allocator) markDirty(st *agentState) {
+	if !st.inactive {
+		a.dirty[st.info.ID] = st
+	}
 }
 
 // setInfo installs ag (a valid agent) as st's description and rebuilds st's pools: static
 // reservations from ag, dynamic ones kept while they still fit (in role order), and the
 // tasks' resources counted again in the pools they came from (what of a task's reserved
 // part its role's reservation no longer holds counts as unreserved). st has no outstanding
-// offers.
+// offers; its activation is kept.
 func (a *Allocator) setInfo(st *agentState, ag Agent) {
 	ag.Total = cloneResources(ag.Total).normalized()
 	ag.Attributes = maps.Clone(ag.Attributes)
@@ -309,7 +378,14 @@ func (a *Allocator) setInfo(st *agentState, ag Agent) {
 	if len(static) > 0 {
 		ag.Reserved = static
 	}
-	for role := range st.reserved {
+	var dynamic map[string]Resources
+	for role, r := range st.reserved {
+		if !r.dynamic.IsZero() {
+			if dynamic == nil {
+				dynamic = map[string]Resources{}
+			}
+			dynamic[role] = r.dynamic
+		}
 		a.unindexReservation(role, ag.ID)
 	}
 	st.info = ag
@@ -319,14 +395,14 @@ func (a *Allocator) setInfo(st *agentState, ag Agent) {
 		a.reservedPool(st, role).total = static[role]
 		left = left.Sub(static[role])
 	}
-	for _, role := range slices.Sorted(maps.Keys(st.dynamic)) {
-		res := st.dynamic[role]
+	for _, role := range slices.Sorted(maps.Keys(dynamic)) {
+		res := dynamic[role]
 		if !left.Contains(res) {
-			delete(st.dynamic, role)
-			continue
+			continue // dropped
 		}
-		p := a.reservedPool(st, role)
-		p.total = p.total.Add(res)
+		r := a.reservedPool(st, role)
+		r.total = r.total.Add(res)
+		r.dynamic = res
 		left = left.Sub(res)
 	}
 	st.unres = pool{total: left}
@@ -343,15 +419,15 @@ func (a *Allocator) setInfo(st *agentState, ag Agent) {
 	}
 }
 
-// reservedPool returns st's pool for role, creating it (and indexing it) if needed.
-func (a *Allocator) reservedPool(st *agentState, role string) *pool {
+// reservedPool returns st's reservation for role, creating it (and indexing it) if needed.
+func (a *Allocator) reservedPool(st *agentState, role string) *reservation {
 	if p := st.reserved[role]; p != nil {
 		return p
 	}
 	if st.reserved == nil {
-		st.reserved = map[string]*pool{}
+		st.reserved = map[string]*reservation{}
 	}
-	p := &pool{}
+	p := &reservation{}
 	st.reserved[role] = p
 	idx := a.reservedAgents[role]
 	if idx == nil {
@@ -408,8 +484,41 @@ func (a *Allocator) UpdateAgent(ag Agent) []Offer {
 	a.total = a.total.minus(scalarsOf(st.info.Total)).plus(scalarsOf(ag.Total))
 	a.stale = true
 	a.setInfo(st, ag)
-	a.dirty[ag.ID] = st
+	a.markDirty(st)
 	return rescinded
+}
+
+// DeactivateAgent stops offering an agent's resources (Mesos DEACTIVATE_AGENT, and
+// DRAIN_AGENT while its tasks are killed): its outstanding offers are rescinded and
+// returned, sorted by id, so the node can tell their frameworks; its tasks stay allocated
+// and keep counting toward shares and quota; Allocate skips the agent until ActivateAgent.
+// Everything else works on it as usual: RemoveTask, AddTask, Reserve, Unreserve, and
+// UpdateAgent, which keeps it deactivated. An unknown agent, or one already deactivated,
+// gives nil and nothing changes.
+func (a *Allocator) DeactivateAgent(id AgentID) []Offer {
+	st, ok := a.agents[id]
+	if !ok || st.inactive {
+		return nil
+	}
+	st.inactive = true
+	rescinded := a.removeOffers(slices.Clone(st.offers))
+	delete(a.dirty, id)
+	return rescinded
+}
+
+// ActivateAgent offers a deactivated agent's free resources again from the next Allocate
+// (Mesos REACTIVATE_AGENT). An unknown or active agent is left as it is.
+func (a *Allocator) ActivateAgent(id AgentID) {
+	if st, ok := a.agents[id]; ok && st.inactive {
+		st.inactive = false
+		a.markDirty(st)
+	}
+}
+
+// AgentActive reports whether an agent is known and not deactivated.
+func (a *Allocator) AgentActive(id AgentID) bool {
+	st, ok := a.agents[id]
+	return ok && !st.inactive
 }
 
 // RemoveAgent forgets an agent. Its outstanding offers are rescinded and returned; its tasks
@@ -468,7 +577,7 @@ func (a *Allocator) AddFramework(fw Framework) error {
 		// Agents holding reservations for the role left the pending set when nobody could
 		// use them: look at them again.
 		for id := range a.reservedAgents[fw.Role] {
-			a.dirty[id] = a.agents[id]
+			a.markDirty(a.agents[id])
 		}
 	}
 	f := &frameworkState{info: fw, role: r, used: u, refused: map[AgentID][]refusal{}}
@@ -510,6 +619,15 @@ func (a *Allocator) RemoveFramework(id FrameworkID) []Offer {
 		a.roleNames = removeSorted(a.roleNames, r.name)
 	}
 	return rescinded
+}
+
+// FrameworkRole returns a registered framework's role ("*" when it named none), and false
+// for a framework that is not registered.
+func (a *Allocator) FrameworkRole(id FrameworkID) (string, bool) {
+	if f := a.frameworks[id]; f != nil {
+		return f.info.Role, true
+	}
+	return "", false
 }
 
 // SetRoleWeight sets a role's weight (default 1): a role of weight 2 gets about twice the
@@ -636,7 +754,7 @@ func (a *Allocator) addTask(id string, f *frameworkState, st *agentState, res, f
 	u := f.used
 	u.sum = u.sum.plus(s)
 	u.tasks++
-	a.consume(role, s, true)
+	a.consume(role, s, true, false)
 	a.changeHeld(f, s, true)
 }
 
@@ -648,7 +766,7 @@ func (a *Allocator) RemoveTask(taskID string) bool {
 		return false
 	}
 	a.removeTask(taskID)
-	a.dirty[t.agent] = a.agents[t.agent]
+	a.markDirty(a.agents[t.agent])
 	return true
 }
 
@@ -670,7 +788,7 @@ func (a *Allocator) removeTask(id string) {
 		st.unres.allocated = st.unres.allocated.Sub(t.res.Sub(t.reserved))
 	}
 	s := scalarsOf(t.res)
-	a.consume(t.role, s, false)
+	a.consume(t.role, s, false, false)
 	u := a.usage[t.fw]
 	u.tasks--
 	f := a.frameworks[t.fw]

@@ -2,6 +2,7 @@ package allocator
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -74,6 +75,38 @@ func (f *frameworkState) filtered(agent AgentID, res Resources, now time.Time) b
 		}
 	}
 	return false
+}
+
+// Weight is a role's weight: what SetRoleWeight set, else 1. "" means the default role.
+func (a *Allocator) Weight(role string) float64 {
+	if role == "" {
+		role = DefaultRole
+	}
+	return a.weight(role)
+}
+
+// Roles lists, sorted, every role the allocator knows of: those with a registered
+// framework, a weight set (SetRoleWeight), a quota, a reservation (static or dynamic) on
+// some agent, or resources held by its tasks or offers (tasks of a removed framework
+// still count).
+func (a *Allocator) Roles() []string {
+	set := make(map[string]struct{}, len(a.roles)+len(a.weights)+len(a.quotas))
+	for role := range a.roles {
+		set[role] = struct{}{}
+	}
+	for role := range a.weights {
+		set[role] = struct{}{}
+	}
+	for role := range a.quotas {
+		set[role] = struct{}{}
+	}
+	for role := range a.reservedAgents {
+		set[role] = struct{}{}
+	}
+	for role := range a.consumed {
+		set[role] = struct{}{}
+	}
+	return slices.Sorted(maps.Keys(set))
 }
 
 func (a *Allocator) weight(role string) float64 {

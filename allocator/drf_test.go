@@ -3,6 +3,7 @@ package allocator
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -70,6 +71,59 @@ func TestDRFConvergesToEqualDominantShares(t *testing.T) {
 	for _, s := range a.Shares() {
 		if !near(s.Dominant, 2.0/3) {
 			t.Errorf("%s's dominant share = %v, want 2/3", s.Framework, s.Dominant)
+		}
+	}
+}
+
+func TestDRFKeepsDominantSharesEqualUnderChurn(t *testing.T) {
+	// 100 agents of 1 cpu and 1 GiB, each room for one task of either framework: A's are
+	// mem-heavy <0.25 cpu, 1 GiB>, B's cpu-heavy <1 cpu, 256 MiB>, so each task is 1/100
+	// of its framework's dominant resource and what is left beside it fits neither. Every
+	// round each offer that fits gets a task (the rest returns without a filter), one that
+	// does not is declined for an hour (as frameworks decline what they cannot use; the
+	// filter covers only what was declined), and three of the oldest tasks end. Once the cluster has filled, the two dominant shares stay
+	// within two tasks of each other, round after round, wherever the ending tasks were.
+	a := newTest(t)
+	const agents = 100
+	for i := range agents {
+		addAgent(t, a, AgentID(fmt.Sprintf("a%03d", i)), Resources{CPUs: 1, Mem: 1024})
+	}
+	addFramework(t, a, "A", "*")
+	addFramework(t, a, "B", "*")
+	task := map[FrameworkID]Resources{"A": {CPUs: 0.25, Mem: 1024}, "B": {CPUs: 1, Mem: 256}}
+	var running []string
+	n := 0
+	for round := range 300 {
+		now := t0.Add(time.Duration(round) * time.Second)
+		for _, o := range a.Allocate(now) {
+			if !o.Resources.Contains(task[o.Framework]) {
+				must(t, a.Decline(now, o.Framework, []OfferID{o.ID}, time.Hour))
+				continue
+			}
+			id := fmt.Sprintf("%s.%d", o.Framework, n)
+			n++
+			must(t, a.Accept(now, o.Framework, []OfferID{o.ID}, []Launch{{TaskID: id, Resources: task[o.Framework]}}, -1))
+			running = append(running, id)
+		}
+		if round >= 20 {
+			if len(running) < agents*9/10 {
+				t.Fatalf("round %d: %d tasks running on %d agents; the cluster did not fill", round, len(running), agents)
+			}
+			shares := map[FrameworkID]float64{}
+			for _, s := range a.Shares() {
+				shares[s.Framework] = s.Dominant
+			}
+			if d := math.Abs(shares["A"] - shares["B"]); d > 2.0/agents+1e-9 {
+				t.Fatalf("round %d: dominant shares A %v, B %v; want equal within 2 tasks (%v)", round, shares["A"], shares["B"], 2.0/agents)
+			}
+		}
+		if round >= 10 {
+			// Three tasks end, taken from the oldest ten in an order that varies.
+			for k := range 3 {
+				i := (round*7 + k*3) % min(10, len(running))
+				a.RemoveTask(running[i])
+				running = slices.Delete(running, i, i+1)
+			}
 		}
 	}
 }

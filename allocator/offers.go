@@ -2,7 +2,6 @@ package allocator
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,9 +20,23 @@ type Offer struct {
 	Resources Resources
 	// Role is the role the resources are allocated to: the framework's role. Reserved is
 	// the part of Resources that is reserved for Role on the agent (zero when none); the
-	// rest is unreserved. Tasks launched on the offer use the reserved part first.
+	// rest is unreserved. Tasks launched on the offer use the reserved part first, its
+	// static part before its dynamic one.
 	Role     string
 	Reserved Resources
+	// Dynamic is the part of Reserved that is dynamically reserved (Reserve, or a RESERVE
+	// of AcceptOperations): what an UNRESERVE may take back. The rest of Reserved is the
+	// agent's static reservation (Agent.Reserved).
+	//
+	// How the two split when the role has both kinds on the agent: a port is static or
+	// dynamic by its number, so Dynamic's ports are exactly the dynamically reserved ports
+	// of Reserved. Of each scalar, the static reservation is used first, by tasks and
+	// offers alike, and the dynamic one only beyond it: Dynamic holds what Reserved holds
+	// beyond the static reservation that the role's tasks and other outstanding offers on
+	// the agent do not hold when the offer is made. With cpus 2 static and 3 dynamic and a
+	// task holding 1 of them, an offer of the free 4 has Dynamic cpus 3; after the task
+	// ends, the next offer of its cpu has Dynamic 0.
+	Dynamic Resources
 	// Attributes is the agent's attribute map, shared: treat it as read-only.
 	Attributes map[string]string
 	CreatedAt  time.Time
@@ -35,17 +48,21 @@ type Launch struct {
 	Resources Resources // ports named individually, e.g. []PortRange{{31005, 31005}}
 }
 
-// Errors of Accept and Decline; they arrive wrapped in an *OfferError.
+// Errors of Accept, AcceptOperations and Decline; they arrive wrapped in an *OfferError.
 var (
 	ErrNoOffers       = errors.New("no offers given")
 	ErrUnknownOffer   = errors.New("offer not outstanding")
 	ErrNotYourOffer   = errors.New("offer made to another framework")
 	ErrDuplicateOffer = errors.New("offer listed twice")
 	ErrMixedAgents    = errors.New("offers on different agents")
+	// ErrInvalidOperation: an Operation of AcceptOperations sets none or more than one of
+	// Reserve, Unreserve and Launch.
+	ErrInvalidOperation = errors.New("invalid operation")
 )
 
-// OfferError is why an Accept or Decline was refused, in terms a framework developer can act
-// on. Err is one of the Err... sentinels (errors.Is works through it).
+// OfferError is why an Accept or Decline was refused, or an operation or task of
+// AcceptOperations rejected, in terms a framework developer can act on. Err is one of the
+// Err... sentinels (errors.Is works through it).
 type OfferError struct {
 	Op     string    // "accept" or "decline"
 	Offers []OfferID // the offers of the call
@@ -72,13 +89,21 @@ func (e *OfferError) Unwrap() error { return e.Err }
 
 type offerState struct {
 	Offer
-	seq        uint64    // creation order; ids sort by it
-	unreserved Resources // Resources minus Reserved
+	seq uint64 // creation order; ids sort by it
+}
+
+// unreserved is the offer's unreserved part: Resources minus Reserved.
+func (o *offerState) unreserved() Resources {
+	if o.Reserved.IsZero() {
+		return o.Resources
+	}
+	return o.Resources.Sub(o.Reserved)
 }
 
 // Allocate makes new offers of free, un-offered resources and returns them. Nothing is
-// offered while paused (see Pause). It visits, in id order, only the agents whose free
-// resources changed since they were last offered. Roles are taken in hierarchical weighted
+// offered while paused (see Pause), nor on deactivated agents (DeactivateAgent). It
+// visits, in id order, only the agents whose free resources changed since they were last
+// offered. Roles are taken in hierarchical weighted
 // DRF order (lowest weighted dominant share first, then name) and, within a role, its
 // unsuppressed frameworks likewise (dominant share, then id): an agent's free unreserved
 // resources plus the free part of its reservation for the role, cut down to the role's
@@ -206,18 +231,20 @@ func (a *Allocator) makeOffer(now time.Time, f *frameworkState, st *agentState, 
 	}
 	unreserved := res
 	if !reserved.IsZero() {
+		r := st.reserved[role]
 		o.Reserved = reserved
+		o.Dynamic = r.dynamicPart(reserved)
 		unreserved = res.Sub(reserved)
-		p := st.reserved[role]
-		p.offered = p.offered.Add(reserved)
+		r.offered = r.offered.Add(reserved)
+		r.dynOffered = r.dynOffered.Add(o.Dynamic)
 	}
 	st.unres.offered = st.unres.offered.Add(unreserved)
-	a.offers[o.ID] = &offerState{Offer: o, seq: a.offerSeq, unreserved: unreserved}
+	a.offers[o.ID] = &offerState{Offer: o, seq: a.offerSeq}
 	st.offers = append(st.offers, o.ID)
 	f.offers++
 	s := scalarsOf(res)
 	f.offered = f.offered.plus(s)
-	a.consume(role, s, true)
+	a.consume(role, s, true, true)
 	a.changeHeld(f, s, true)
 	return o
 }
@@ -245,19 +272,20 @@ func (a *Allocator) removeOffer(id OfferID) *offerState {
 	}
 	if len(st.offers) == 0 { // no float drift left behind
 		st.unres.offered = Resources{}
-		for _, p := range st.reserved {
-			p.offered = Resources{}
+		for _, r := range st.reserved {
+			r.offered, r.dynOffered = Resources{}, Resources{}
 		}
 	} else {
-		st.unres.offered = st.unres.offered.Sub(o.unreserved)
+		st.unres.offered = st.unres.offered.Sub(o.unreserved())
 		if !o.Reserved.IsZero() {
-			p := st.reserved[o.Role]
-			p.offered = p.offered.Sub(o.Reserved)
+			r := st.reserved[o.Role]
+			r.offered = r.offered.Sub(o.Reserved)
+			r.dynOffered = r.dynOffered.Sub(o.Dynamic)
 		}
 	}
-	a.dirty[o.Agent] = st
+	a.markDirty(st)
 	s := scalarsOf(o.Resources)
-	a.consume(o.Role, s, false)
+	a.consume(o.Role, s, false, true)
 	f := a.frameworks[o.Framework]
 	f.offers--
 	if f.offers == 0 {
@@ -324,177 +352,28 @@ func (a *Allocator) Offers() []Offer {
 	return out
 }
 
-// Accept consumes offers of one agent held by fw and launches tasks on them.
-//
-// The request is valid when: at least one offer is given, each is outstanding, held by fw
-// and listed once, all are on the same agent; every launch has a task id not used in the
-// call nor by an existing task; every launch's resources are non-negative with cpus or mem
-// above zero, and no launch lists a port twice; and all launches together fit in the offers'
-// resources (ports inside the offered ranges, no port used by two launches).
-//
-// On success the launches become tasks allocated to fw (each taking what it can from the
-// offers' reserved part first), and what is left of the offers returns to the free pool
-// with a refuse filter for fw on the agent, covering that rest, of refuse: 0 means
-// Config.DefaultRefuse, negative means no filter. As in Mesos, accepting less than offered
-// is declining the rest. An accept is also rejected (ErrQuotaExceeded) when the launches
-// would take fw's role beyond its quota, which happens only if the quota was lowered after
-// the offers were made.
-//
-// Otherwise nothing is launched, the offers fw holds among those given are consumed anyway
-// (their resources return to the pool, with no filter) and the error, an *OfferError,
-// says what was wrong.
-func (a *Allocator) Accept(now time.Time, fw FrameworkID, offers []OfferID, launches []Launch, refuse time.Duration) error {
-	if a.frameworks[fw] == nil {
-		return offerErr("accept", offers, "", ErrUnknownFramework, "framework %q is not registered; subscribe first", fw)
+// Offer returns an outstanding offer, and false if id is not outstanding (accepted,
+// declined, rescinded, or never made).
+func (a *Allocator) Offer(id OfferID) (Offer, bool) {
+	if o := a.offers[id]; o != nil {
+		return o.Offer, true
 	}
-	if len(offers) == 0 {
-		return offerErr("accept", offers, "", ErrNoOffers, "no offer ids given; name the offers you accept")
-	}
-	held, err := a.heldOffers("accept", fw, offers)
-	if err == nil {
-		err = a.sameAgent(offers, held)
-	}
-	var sum, reserved Resources
-	for _, o := range held {
-		sum = sum.Add(o.Resources)
-		if !o.Reserved.IsZero() {
-			reserved = reserved.Add(o.Reserved)
-		}
-	}
-	if err == nil {
-		err = a.checkLaunches(offers, sum, launches)
-	}
-	for _, o := range held { // consumed whether the accept is valid or not
-		a.removeOffer(o.ID)
-	}
+	return Offer{}, false
+}
+
+// FrameworkOffers lists a framework's outstanding offers, sorted by id (nil for an unknown
+// framework or one that holds none).
+func (a *Allocator) FrameworkOffers(fw FrameworkID) []Offer {
 	f := a.frameworks[fw]
-	if err == nil {
-		var want scalars
-		for _, l := range launches {
-			want = want.plus(scalarsOf(l.Resources))
-		}
-		if why, ok := a.withinQuota(f.info.Role, want); !ok {
-			err = offerErr("accept", offers, "", ErrQuotaExceeded, "the launches need %s (the quota was lowered after the offer); launch less", why)
-		}
+	if f == nil || f.offers == 0 {
+		return nil
 	}
-	if err != nil {
-		return err
+	out := make([]Offer, 0, f.offers)
+	for _, id := range a.offersOf(f) {
+		out = append(out, a.offers[id].Offer)
 	}
-
-	agent := held[0].Agent
-	st := a.agents[agent]
-	left := sum
-	for _, l := range launches {
-		l.Resources = l.Resources.normalized()
-		var fromReserved Resources
-		if !reserved.IsZero() {
-			fromReserved = intersect(l.Resources, reserved)
-			reserved = reserved.Sub(fromReserved)
-		}
-		a.addTask(l.TaskID, f, st, l.Resources, fromReserved)
-		left = left.Sub(l.Resources)
-	}
-	if !left.IsZero() {
-		a.refuse(now, f, agent, left, refuse)
-	}
-	return nil
-}
-
-// heldOffers returns the given offers that fw holds, and an error if any of them is
-// unknown, listed twice or someone else's.
-func (a *Allocator) heldOffers(op string, fw FrameworkID, ids []OfferID) ([]*offerState, error) {
-	var held []*offerState
-	var first *OfferError
-	seen := make(map[OfferID]bool, len(ids))
-	for _, id := range ids {
-		var err *OfferError
-		o := a.offers[id]
-		switch {
-		case seen[id]:
-			err = offerErr(op, ids, "", ErrDuplicateOffer, "offer %s is listed twice; list each offer once", id)
-		case o == nil:
-			err = offerErr(op, ids, "", ErrUnknownOffer, "offer %s is not outstanding (already accepted, declined or rescinded, or never made); wait for a new offer", id)
-		case o.Framework != fw:
-			err = offerErr(op, ids, "", ErrNotYourOffer, "offer %s was made to framework %q, not %q", id, o.Framework, fw)
-		default:
-			held = append(held, o)
-		}
-		seen[id] = true
-		if first == nil {
-			first = err
-		}
-	}
-	if first != nil {
-		return held, first
-	}
-	return held, nil
-}
-
-func offerErr(op string, ids []OfferID, task string, sentinel error, format string, args ...any) *OfferError {
-	return &OfferError{Op: op, Offers: slices.Clone(ids), Task: task, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
-}
-
-func (a *Allocator) sameAgent(ids []OfferID, held []*offerState) error {
-	for _, o := range held[1:] {
-		if o.Agent != held[0].Agent {
-			return offerErr("accept", ids, "", ErrMixedAgents, "offer %s is on agent %q but offer %s is on agent %q; accept offers of one agent at a time",
-				held[0].ID, held[0].Agent, o.ID, o.Agent)
-		}
-	}
-	return nil
-}
-
-// checkLaunches validates launches against the offers' resources without changing anything.
-func (a *Allocator) checkLaunches(ids []OfferID, offered Resources, launches []Launch) error {
-	left := offered
-	inCall := make(map[string]bool, len(launches))
-	for _, l := range launches {
-		bad := func(sentinel error, format string, args ...any) error {
-			return offerErr("accept", ids, l.TaskID, sentinel, format, args...)
-		}
-		r := l.Resources
-		switch {
-		case l.TaskID == "":
-			return bad(ErrEmptyID, "a launch has an empty task id; give every task an id")
-		case inCall[l.TaskID]:
-			return bad(ErrTaskExists, "task id %q is used twice in this accept; task ids must be unique", l.TaskID)
-		case a.tasks[l.TaskID] != nil:
-			return bad(ErrTaskExists, "task id %q is already in use by a running task; task ids must be unique", l.TaskID)
-		}
-		inCall[l.TaskID] = true
-		if err := r.check(); err != nil {
-			return bad(ErrInvalidResources, "task %q: %v", l.TaskID, err)
-		}
-		if !(r.CPUs > 0) && !(r.Mem > 0) {
-			return bad(ErrInvalidResources, "task %q asks for no cpus and no mem; give it cpus or mem above 0", l.TaskID)
-		}
-		if n := normalizePorts(r.Ports); (Resources{Ports: n}).NumPorts() != r.NumPorts() {
-			return bad(ErrInvalidResources, "task %q lists a port twice (ports [%s]); name each port once", l.TaskID, portsString(r.Ports))
-		}
-		if !left.Contains(r) {
-			return bad(ErrOverCommit, "task %q %s", l.TaskID, shortfall(offered, left, r))
-		}
-		left = left.Sub(r)
-	}
-	return nil
-}
-
-// shortfall says what of want is not in left, the offers' resources not yet used by earlier
-// launches of the same accept.
-func shortfall(offered, left, want Resources) string {
-	for _, s := range []struct {
-		name       string
-		want, have float64
-	}{{"cpus", want.CPUs, left.CPUs}, {"mem", want.Mem, left.Mem}, {"disk", want.Disk, left.Disk}, {"gpus", float64(want.GPUs), float64(left.GPUs)}} {
-		if s.have+epsilon < s.want {
-			return fmt.Sprintf("wants %s:%s but the offers have %s:%s left", s.name, fmtAmount(s.want), s.name, fmtAmount(s.have))
-		}
-	}
-	port, _ := firstMissingPort(left.Ports, want.Ports)
-	if portsContain(offered.Ports, []PortRange{{port, port}}) {
-		return fmt.Sprintf("wants port %d but an earlier task of this accept already uses it", port)
-	}
-	return fmt.Sprintf("wants port %d but the offers' ports are [%s]; use ports from the offers", port, portsString(offered.Ports))
+	sortOffers(out)
+	return out
 }
 
 // refuse installs a refuse filter: no offers to f on agent that are contained in res before

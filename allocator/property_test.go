@@ -1,6 +1,7 @@
 package allocator
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -21,6 +22,9 @@ type model struct {
 	tasks      map[string]modelTask // launched and not ended
 	nextID     int
 	paused     bool
+	inactive   map[AgentID]bool                 // deactivated agents
+	dynamic    map[AgentID]map[string]Resources // dynamic reservations made (Reserve, RESERVE)
+	ceiling    map[string]Resources             // per role: what it may consume beyond its quota (see checkQuota)
 }
 
 type modelTask struct {
@@ -32,20 +36,29 @@ type modelTask struct {
 var modelRoles = []string{"*", "web", "batch"}
 
 // TestAllocatorNeverOverCommits drives random sequences of calls and checks after every step
-// that no agent is committed beyond its total, that no resource is in two places, that the
-// allocator's sums match the tasks launched, and that Accept succeeds exactly when its
-// launches fit the offers and the role's quota, launching nothing otherwise. With quotas,
-// reservations (static and dynamic), pauses and declines in the mix it also checks that
-// Allocate never takes a role beyond its quota, that reserved resources are offered only to
-// their role, that each agent's reserved and unreserved parts add up to its total, and that
-// declined resources go to another framework at once when one may have them.
+// that no agent is committed beyond its total, that no resource is in two places (two
+// offers, or an offer and a task), that the allocator's sums match the tasks launched, and
+// that Accept succeeds exactly when its launches fit the offers and the role's quota,
+// launching nothing otherwise. With quotas, reservations (static and dynamic), pauses,
+// declines and agent deactivation in the mix it also checks that a role's quota is never
+// exceeded (only AddTask of a committed task and lowering a quota take a role beyond it,
+// and then it only comes down), that reserved resources are offered only to their role and
+// the dynamic part of an offer is within the dynamic reservation, that each agent's
+// reserved and unreserved parts add up to its total, that a deactivated agent is in no
+// offer, that declined resources go to another framework at once when one may have them,
+// and that AcceptOperations applies or rejects each operation and task exactly as
+// predicted from the offers alone.
 func TestAllocatorNeverOverCommits(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		cfg := DefaultConfig()
 		cfg.OfferTimeout = time.Duration(rapid.IntRange(0, 60).Draw(rt, "offerTimeout")) * time.Second
-		m := &model{a: New(cfg), now: t0, suppressed: map[FrameworkID]bool{}, roles: map[FrameworkID]string{}, tasks: map[string]modelTask{}}
+		m := &model{a: New(cfg), now: t0, suppressed: map[FrameworkID]bool{}, roles: map[FrameworkID]string{}, tasks: map[string]modelTask{},
+			inactive: map[AgentID]bool{}, dynamic: map[AgentID]map[string]Resources{}, ceiling: map[string]Resources{}}
 		rt.Repeat(map[string]func(*rapid.T){
 			"":                m.check,
+			"acceptOps":       m.acceptOps,
+			"deactivate":      m.deactivate,
+			"activate":        m.activate,
 			"addAgent":        m.addAgent,
 			"growAgent":       m.growAgent,
 			"addFramework":    m.addFramework,
@@ -120,6 +133,7 @@ func (m *model) setQuota(t *rapid.T) {
 	if err := m.a.SetQuota(role, limit); err != nil {
 		t.Fatal(err)
 	}
+	m.ceiling[role] = m.a.RoleConsumed(role) // lowering a quota takes nothing away
 }
 
 // reserve reserves part of an agent's free unreserved resources, sometimes more than is free.
@@ -139,6 +153,63 @@ func (m *model) reserve(t *rapid.T) {
 	if fits := free.Contains(res); fits != (err == nil) {
 		t.Fatalf("Reserve(%v) with %v free and unreserved = %v", res, free, err)
 	}
+	if err == nil {
+		m.addDynamic(id, role, res)
+	}
+}
+
+func (m *model) addDynamic(id AgentID, role string, res Resources) {
+	if res.IsZero() {
+		return
+	}
+	if m.dynamic[id] == nil {
+		m.dynamic[id] = map[string]Resources{}
+	}
+	m.dynamic[id][role] = m.dynamic[id][role].Add(res)
+}
+
+func (m *model) subDynamic(id AgentID, role string, res Resources) {
+	if res.IsZero() {
+		return
+	}
+	if d := m.dynamic[id][role].Sub(res); d.IsZero() {
+		delete(m.dynamic[id], role)
+	} else {
+		m.dynamic[id][role] = d
+	}
+}
+
+// freeDynamic is what of role's dynamic reservation on agent id neither tasks nor offers
+// hold, by Offer.Dynamic's rule: offers hold their Dynamic; tasks hold dynamic ports by
+// number and, of each scalar, what they hold beyond the static reservation not in offers.
+func (m *model) freeDynamic(id AgentID, role string) Resources {
+	st := m.a.agents[id]
+	r := st.reserved[role]
+	dyn := m.dynamic[id][role]
+	if r == nil || dyn.IsZero() {
+		return Resources{}
+	}
+	static := r.total.Sub(dyn)
+	var dynOffered, staticOffered Resources
+	for _, o := range m.a.Offers() {
+		if o.Agent == id && o.Role == role {
+			dynOffered = dynOffered.Add(o.Dynamic)
+			staticOffered = staticOffered.Add(o.Reserved.Sub(o.Dynamic))
+		}
+	}
+	room := static.Sub(staticOffered)
+	tasks := Resources{
+		CPUs: max(r.allocated.CPUs-room.CPUs, 0), Mem: max(r.allocated.Mem-room.Mem, 0),
+		Disk: max(r.allocated.Disk-room.Disk, 0), GPUs: max(r.allocated.GPUs-room.GPUs, 0),
+	}
+	for _, p := range r.allocated.Ports {
+		for port := int(p.Begin); port <= int(p.End); port++ {
+			if portsContain(dyn.Ports, []PortRange{{uint16(port), uint16(port)}}) {
+				tasks.Ports = append(tasks.Ports, PortRange{uint16(port), uint16(port)})
+			}
+		}
+	}
+	return dyn.Sub(dynOffered).Sub(tasks.normalized())
 }
 
 // unreserve gives back part of a dynamic reservation, sometimes of what is in use.
@@ -148,16 +219,18 @@ func (m *model) unreserve(t *rapid.T) {
 	}
 	id := rapid.SampledFrom(m.agents).Draw(t, "agent")
 	role := rapid.SampledFrom(modelRoles[1:]).Draw(t, "role")
-	st := m.a.agents[id]
-	dyn := st.dynamic[role]
+	dyn := m.dynamic[id][role]
 	res := part(t, dyn, "unreserve")
-	var free Resources
-	if p := st.reserved[role]; p != nil {
-		free = p.free()
+	if rapid.IntRange(0, 4).Draw(t, "static") == 0 {
+		res = part(t, m.a.agents[id].info.Reserved[role], "unreserveStatic")
 	}
+	free := m.freeDynamic(id, role)
 	err := m.a.Unreserve(id, role, res)
 	if ok := dyn.Contains(res) && free.Contains(res); ok != (err == nil) {
-		t.Fatalf("Unreserve(%v) of dynamic %v with %v of the reservation free = %v", res, dyn, free, err)
+		t.Fatalf("Unreserve(%v) of dynamic %v with %v of it free = %v", res, dyn, free, err)
+	}
+	if err == nil {
+		m.subDynamic(id, role, res)
 	}
 }
 
@@ -175,6 +248,43 @@ func (m *model) growAgent(t *rapid.T) {
 	if n := len(m.a.agents[id].offers); n != 0 {
 		t.Fatalf("%s kept %d offers across an update", id, n)
 	}
+	if m.a.AgentActive(id) == m.inactive[id] {
+		t.Fatalf("UpdateAgent(%s) changed its activation: active %v", id, m.a.AgentActive(id))
+	}
+}
+
+// deactivate deactivates an agent: its offers, and only they, are rescinded.
+func (m *model) deactivate(t *rapid.T) {
+	if len(m.agents) == 0 {
+		t.Skip("no agents")
+	}
+	id := rapid.SampledFrom(m.agents).Draw(t, "agent")
+	var want []OfferID
+	for _, o := range m.a.Offers() {
+		if o.Agent == id {
+			want = append(want, o.ID)
+		}
+	}
+	got := offerIDs(m.a.DeactivateAgent(id))
+	if m.inactive[id] && len(got) != 0 {
+		t.Fatalf("deactivating deactivated %s rescinded %v", id, got)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("DeactivateAgent(%s) rescinded %v, want its offers %v in id order", id, got, want)
+	}
+	m.inactive[id] = true
+}
+
+func (m *model) activate(t *rapid.T) {
+	if len(m.agents) == 0 {
+		t.Skip("no agents")
+	}
+	id := rapid.SampledFrom(m.agents).Draw(t, "agent")
+	m.a.ActivateAgent(id)
+	if _, ok := m.a.dirty[id]; m.inactive[id] && !ok {
+		t.Fatalf("activated %s is not looked at by the next Allocate", id)
+	}
+	delete(m.inactive, id)
 }
 
 func (m *model) addFramework(t *rapid.T) {
@@ -375,6 +485,8 @@ func (m *model) addTask(t *rapid.T) {
 	}
 	if err == nil {
 		m.tasks[id] = modelTask{agent: agent, role: m.roles[fw], res: res}
+		// A committed task is recorded even beyond its role's quota.
+		m.ceiling[m.roles[fw]] = m.a.RoleConsumed(m.roles[fw])
 	}
 }
 
@@ -441,6 +553,8 @@ func (m *model) removeAgent(t *rapid.T) {
 	id := rapid.SampledFrom(m.agents).Draw(t, "agent")
 	m.a.RemoveAgent(id)
 	m.agents = slices.DeleteFunc(m.agents, func(a AgentID) bool { return a == id })
+	delete(m.inactive, id)
+	delete(m.dynamic, id)
 	for tid, tk := range m.tasks {
 		if tk.agent == id {
 			delete(m.tasks, tid)
@@ -491,7 +605,16 @@ func (m *model) check(t *rapid.T) {
 			t.Fatalf("agent %s: AgentOffered %v but its offers hold %v", id, offered, sum.Sub(alloc))
 		}
 		if free := m.a.AgentFree(id); !sameAmount(free.Add(sum), total) {
-			t.Fatalf("agent %s: free %v + used %v != total %v (unreserved %+v, reserved %v, dynamic %v)", id, free, sum, total, m.a.agents[id].unres, m.a.AgentReserved(id), m.a.agents[id].dynamic)
+			t.Fatalf("agent %s: free %v + used %v != total %v (unreserved %+v, reserved %v, dynamic %v)", id, free, sum, total, m.a.agents[id].unres, m.a.AgentReserved(id), m.a.AgentDynamicReserved(id))
+		}
+		_, dirty := m.a.dirty[id]
+		switch {
+		case m.a.AgentActive(id) == m.inactive[id]:
+			t.Fatalf("agent %s: AgentActive %v, deactivated %v", id, m.a.AgentActive(id), m.inactive[id])
+		case m.inactive[id] && len(byAgent[id]) > 0:
+			t.Fatalf("deactivated agent %s is in offers %v", id, offerIDs(byAgent[id]))
+		case m.inactive[id] && dirty:
+			t.Fatalf("deactivated agent %s is pending: every Allocate would look at it", id)
 		}
 	}
 	if len(m.a.tasks) != len(m.tasks) {
@@ -499,7 +622,29 @@ func (m *model) check(t *rapid.T) {
 	}
 	m.checkReservations(t, byAgent)
 	m.checkConsumption(t, offers)
+	m.checkQuota(t)
 	m.checkOrder(t)
+}
+
+// checkQuota: a role consumes no more than its quota limit allows, except that AddTask
+// (committed tasks) and lowering the limit may leave it above; from there it only comes
+// down. ceiling is what the role consumed after the previous step, or after such a call.
+func (m *model) checkQuota(t *rapid.T) {
+	for _, role := range modelRoles {
+		c := m.a.RoleConsumed(role)
+		if q, ok := m.a.Quota(role); ok {
+			b := m.ceiling[role]
+			for _, k := range []struct {
+				name               string
+				limit, before, now float64
+			}{{"cpus", q.CPUs, b.CPUs, c.CPUs}, {"mem", q.Mem, b.Mem, c.Mem}} {
+				if k.limit > 0 && k.now > max(k.limit, k.before)+1e-6 {
+					t.Fatalf("role %s consumes %s:%v, beyond its quota %v (it consumed %v)", role, k.name, k.now, q, b)
+				}
+			}
+		}
+		m.ceiling[role] = c
+	}
 }
 
 // checkOrder: unless it is marked for rebuilding, the incremental DRF order is what sorting
@@ -549,7 +694,38 @@ func (m *model) checkReservations(t *rapid.T, byAgent map[AgentID][]Offer) {
 		for role, p := range st.reserved {
 			sum = sum.Add(p.total)
 			nports += p.total.NumPorts()
-			parts[role] = p
+			parts[role] = &p.pool
+		}
+		// Static and dynamic reservations are what was configured and reserved.
+		if got, want := m.a.AgentDynamicReserved(id), m.dynamic[id]; len(got) != len(want) {
+			t.Fatalf("agent %s: dynamic reservations %v, want %v", id, got, want)
+		}
+		for role, p := range st.reserved {
+			dyn, static := m.dynamic[id][role], m.a.AgentStaticReserved(id)[role]
+			if got := m.a.AgentDynamicReserved(id)[role]; !sameAmount(got, dyn) || got.NumPorts() != dyn.NumPorts() {
+				t.Fatalf("agent %s, role %s: dynamic reservation %v, want %v", id, role, got, dyn)
+			}
+			if !sameAmount(static.Add(dyn), p.total) || static.NumPorts()+dyn.NumPorts() != p.total.NumPorts() {
+				t.Fatalf("agent %s, role %s: static %v and dynamic %v are not the reservation %v", id, role, static, dyn, p.total)
+			}
+			var offDyn, offStatic Resources
+			for _, o := range byAgent[id] {
+				if o.Role == role {
+					offDyn, offStatic = offDyn.Add(o.Dynamic), offStatic.Add(o.Reserved.Sub(o.Dynamic))
+				}
+			}
+			if !dyn.Contains(offDyn) {
+				t.Fatalf("agent %s, role %s: offers hold %v dynamic of the dynamic reservation %v", id, role, offDyn, dyn)
+			}
+			if !static.Contains(offStatic) {
+				t.Fatalf("agent %s, role %s: offers hold %v static of the static reservation %v", id, role, offStatic, static)
+			}
+			if !sameAmount(offDyn, p.dynOffered) {
+				t.Fatalf("agent %s, role %s: offers' Dynamic sum to %v, the reservation counts %v", id, role, offDyn, p.dynOffered)
+			}
+			if free := m.freeDynamic(id, role); !p.free().Contains(free) {
+				t.Fatalf("agent %s, role %s: free dynamic %v is not free (%v)", id, role, free, p.free())
+			}
 		}
 		if !sameAmount(sum, st.info.Total) || nports != sum.NumPorts() {
 			t.Fatalf("agent %s: unreserved %v and reservations %v add up to %v, not the total %v", id, st.unres.total, m.a.AgentReserved(id), sum, st.info.Total)
@@ -559,8 +735,8 @@ func (m *model) checkReservations(t *rapid.T, byAgent map[AgentID][]Offer) {
 			if o.Role != m.roles[o.Framework] {
 				t.Fatalf("offer %s to %s of role %q is allocated to role %q", o.ID, o.Framework, m.roles[o.Framework], o.Role)
 			}
-			if !o.Resources.Contains(o.Reserved) {
-				t.Fatalf("offer %s: reserved part %v not within %v", o.ID, o.Reserved, o.Resources)
+			if !o.Resources.Contains(o.Reserved) || !o.Reserved.Contains(o.Dynamic) {
+				t.Fatalf("offer %s: reserved part %v not within %v, or dynamic part %v not within it", o.ID, o.Reserved, o.Resources, o.Dynamic)
 			}
 			if !o.Reserved.IsZero() {
 				if st.reserved[o.Role] == nil {
@@ -612,3 +788,254 @@ func resourcesOf(os []Offer) []Resources {
 }
 
 func sameAmount(x, y Resources) bool { return x.Contains(y) && y.Contains(x) }
+
+// expectedResult is what the model predicts for one entry of AcceptOperations' results.
+type expectedResult struct {
+	index int
+	task  string
+	err   error // the sentinel, or nil when applied
+}
+
+// acceptOps picks offers of one framework on one agent (sometimes also a stale, repeated,
+// foreign or other agent's offer, or under a stranger's name), and random reserve,
+// unreserve and launch operations that may or may not fit, and predicts from the offers
+// alone what AcceptOperations does with each.
+func (m *model) acceptOps(t *rapid.T) {
+	offers := m.a.Offers()
+	if len(offers) == 0 {
+		t.Skip("no offers")
+	}
+	first := rapid.SampledFrom(offers).Draw(t, "offer")
+	fw, agent, role := first.Framework, first.Agent, first.Role
+	ids := []OfferID{first.ID}
+	held := []Offer{first}
+	for _, o := range offers {
+		if o.ID != first.ID && o.Agent == agent && o.Framework == fw && rapid.Bool().Draw(t, "alsoAccept") {
+			ids = append(ids, o.ID)
+			held = append(held, o)
+		}
+	}
+	var wantErr error
+	switch rapid.IntRange(0, 14).Draw(t, "mischief") {
+	case 0:
+		ids, wantErr = append(ids, "O-0"), ErrUnknownOffer
+	case 1:
+		fw, wantErr = "stranger", ErrUnknownFramework
+	case 2:
+		ids, wantErr = append(ids, first.ID), ErrDuplicateOffer
+	case 3:
+		if i := slices.IndexFunc(offers, func(o Offer) bool { return o.Framework != fw }); i >= 0 {
+			ids, wantErr = append(ids, offers[i].ID), ErrNotYourOffer
+		}
+	case 4:
+		if i := slices.IndexFunc(offers, func(o Offer) bool { return o.Framework == fw && o.Agent != agent }); i >= 0 {
+			ids, wantErr = append(ids, offers[i].ID), ErrMixedAgents
+		}
+	}
+
+	// What the offers hold, by part, and what the role consumes without them.
+	var unres, static, dyn Resources
+	used := m.a.RoleConsumed(role)
+	for _, o := range held {
+		unres = unres.Add(o.Resources.Sub(o.Reserved))
+		static = static.Add(o.Reserved.Sub(o.Dynamic))
+		dyn = dyn.Add(o.Dynamic)
+		used.CPUs -= o.Resources.CPUs
+		used.Mem -= o.Resources.Mem
+	}
+	offered := unres.Add(static).Add(dyn)
+	quota, limited := m.a.Quota(role)
+	named := map[string]bool{}
+	var ops []Operation
+	var want []expectedResult
+	var launched []Launch
+	dynAfter := m.dynamic[agent][role] // the role's dynamic reservation on the agent, op by op
+	for i := range rapid.IntRange(0, 4).Draw(t, "ops") {
+		switch rapid.IntRange(0, 6).Draw(t, "kind") {
+		case 0, 1: // reserve, sometimes more than the offers' unreserved part
+			res := part(t, unres, "reserve")
+			if rapid.IntRange(0, 4).Draw(t, "tooMuch") == 0 {
+				res.CPUs += 1
+			}
+			ops = append(ops, Operation{Reserve: &res})
+			var err error
+			switch {
+			case role == DefaultRole:
+				err = ErrInvalidRole
+			case !unres.Contains(res):
+				err = ErrOverCommit
+			default:
+				unres, dyn = unres.Sub(res), dyn.Add(res)
+				dynAfter = dynAfter.Add(res)
+			}
+			want = append(want, expectedResult{index: i, err: err})
+		case 2: // unreserve: of the dynamic part, of the static part, or too much
+			from := dyn
+			switch rapid.IntRange(0, 3).Draw(t, "unreserveFrom") {
+			case 0:
+				from = static
+			case 1:
+				from = static.Add(dyn)
+			}
+			res := part(t, from, "unreserve")
+			ops = append(ops, Operation{Unreserve: &res})
+			var err error
+			switch {
+			case role == DefaultRole:
+				err = ErrInvalidRole
+			case !dyn.Contains(res):
+				err = ErrOverCommit
+			default:
+				dyn, unres = dyn.Sub(res), unres.Add(res)
+				dynAfter = dynAfter.Sub(res)
+			}
+			want = append(want, expectedResult{index: i, err: err})
+		case 3: // an operation that sets none, or two, of its fields
+			op := Operation{}
+			if rapid.Bool().Draw(t, "two") {
+				op = Operation{Reserve: &Resources{}, Launch: []Launch{{TaskID: "x", Resources: Resources{CPUs: 0.1}}}}
+			}
+			ops = append(ops, op)
+			want = append(want, expectedResult{index: i, err: ErrInvalidOperation})
+		default: // launch 1-3 tasks scaled from the offers (0-120%)
+			var op Operation
+			for range rapid.IntRange(1, 3).Draw(t, "tasks") {
+				l := Launch{TaskID: fmt.Sprintf("t%d", m.nextID)}
+				m.nextID++
+				switch rapid.IntRange(0, 11).Draw(t, "taskID") {
+				case 0:
+					if len(m.tasks) > 0 {
+						l.TaskID = rapid.SampledFrom(slices.Sorted(mapsKeys(m.tasks))).Draw(t, "existingID")
+					}
+				case 1:
+					if len(named) > 0 {
+						l.TaskID = rapid.SampledFrom(slices.Sorted(mapsKeys(named))).Draw(t, "namedID")
+					}
+				case 2:
+					l.TaskID = ""
+				}
+				pct := float64(rapid.IntRange(0, 12).Draw(t, "tenths")) / 10
+				l.Resources = Resources{CPUs: float64(int(offered.CPUs*pct*10)) / 10, Mem: float64(int(offered.Mem * pct)), GPUs: int(float64(offered.GPUs) * pct)}
+				if n := rapid.IntRange(0, 2).Draw(t, "ports"); n > 0 {
+					if ps, ok := offered.TakePorts(offered.NumPorts()); ok && len(ps) > 0 {
+						for range n {
+							l.Resources.Ports = append(l.Resources.Ports, rapid.SampledFrom(ps).Draw(t, "port"))
+						}
+					}
+				}
+				left := unres.Add(static).Add(dyn)
+				_, running := m.tasks[l.TaskID]
+				portsOnce := l.Resources.NumPorts() == Resources{Ports: normalizePorts(l.Resources.Ports)}.NumPorts()
+				over := func(limit, used, want float64) bool { return limit > 0 && want > max(limit-used, 0)+1e-6 }
+				var err error
+				switch {
+				case l.TaskID == "":
+					err = ErrEmptyID
+				case running || named[l.TaskID]:
+					err = ErrTaskExists
+				case !portsOnce || !(l.Resources.CPUs > 0 || l.Resources.Mem > 0):
+					err = ErrInvalidResources
+				case !left.Contains(l.Resources):
+					err = ErrOverCommit
+				case limited && (over(quota.CPUs, used.CPUs, l.Resources.CPUs) || over(quota.Mem, used.Mem, l.Resources.Mem)):
+					err = ErrQuotaExceeded
+				default:
+					modelTake(l.Resources.normalized(), &static, &dyn, &unres)
+					used.CPUs += l.Resources.CPUs
+					used.Mem += l.Resources.Mem
+					launched = append(launched, l)
+				}
+				if l.TaskID != "" && !running {
+					named[l.TaskID] = true
+				}
+				op.Launch = append(op.Launch, l)
+				want = append(want, expectedResult{index: i, task: l.TaskID, err: err})
+			}
+			ops = append(ops, op)
+		}
+	}
+
+	tasksBefore := len(m.a.tasks)
+	results, err := m.a.AcceptOperations(m.now, fw, ids, ops, time.Duration(rapid.IntRange(-1, 3).Draw(t, "refuseSec"))*time.Second)
+	if wantErr != nil {
+		var oe *OfferError
+		if !errors.Is(err, wantErr) || !errors.As(err, &oe) || results != nil {
+			t.Fatalf("AcceptOperations(%s, %v) = %v, %v; want no results and %v", fw, ids, results, err, wantErr)
+		}
+		if len(m.a.tasks) != tasksBefore {
+			t.Fatalf("rejected accept (%v) launched tasks", err)
+		}
+		if fw == first.Framework {
+			for _, o := range held {
+				if _, ok := m.a.offers[o.ID]; ok {
+					t.Fatalf("rejected accept left its offer %s outstanding", o.ID)
+				}
+			}
+		} else if _, ok := m.a.offers[first.ID]; !ok {
+			t.Fatalf("a stranger's accept consumed %s's offer %s", first.Framework, first.ID)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("AcceptOperations(%s, %v, %+v) = %v", fw, ids, ops, err)
+	}
+	if len(results) != len(want) {
+		t.Fatalf("AcceptOperations gave %d results %v, want %d %v", len(results), results, len(want), want)
+	}
+	for i, r := range results {
+		w := want[i]
+		var oe *OfferError
+		switch {
+		case r.Index != w.index || r.Task != w.task:
+			t.Fatalf("result %d is of operation %d task %q, want %d %q", i, r.Index, r.Task, w.index, w.task)
+		case (w.err == nil) != (r.Err == nil) || (w.err != nil && (!errors.Is(r.Err, w.err) || !errors.As(r.Err, &oe))):
+			t.Fatalf("operation %d (%+v) task %q: %v, want %v", r.Index, ops[r.Index], r.Task, r.Err, w.err)
+		}
+	}
+	for _, o := range held {
+		if _, ok := m.a.offers[o.ID]; ok {
+			t.Fatalf("accepted offer %s is still outstanding", o.ID)
+		}
+	}
+	for _, l := range launched {
+		m.tasks[l.TaskID] = modelTask{agent: agent, role: role, res: l.Resources}
+	}
+	if m.dynamic[agent] == nil {
+		m.dynamic[agent] = map[string]Resources{}
+	}
+	if m.dynamic[agent][role] = dynAfter; dynAfter.IsZero() {
+		delete(m.dynamic[agent], role)
+	}
+}
+
+// modelTake takes r from the parts of an accept as AcceptOperations says: from the static
+// reservation first, then the dynamic one, then the unreserved resources; ports by number.
+func modelTake(r Resources, static, dyn, unres *Resources) {
+	for _, k := range []struct {
+		want  float64
+		parts [3]*float64
+	}{{r.CPUs, [3]*float64{&static.CPUs, &dyn.CPUs, &unres.CPUs}}, {r.Mem, [3]*float64{&static.Mem, &dyn.Mem, &unres.Mem}}, {r.Disk, [3]*float64{&static.Disk, &dyn.Disk, &unres.Disk}}} {
+		for _, p := range k.parts {
+			x := min(k.want, *p)
+			*p -= x
+			k.want -= x
+		}
+	}
+	gpus := r.GPUs
+	for _, p := range []*int{&static.GPUs, &dyn.GPUs, &unres.GPUs} {
+		x := min(gpus, *p)
+		*p -= x
+		gpus -= x
+	}
+	for _, pr := range r.Ports {
+		for port := int(pr.Begin); port <= int(pr.End); port++ {
+			one := Resources{Ports: []PortRange{{uint16(port), uint16(port)}}}
+			for _, p := range []*Resources{static, dyn, unres} {
+				if p.Contains(Resources{Ports: one.Ports}) {
+					p.Ports = subtractPorts(p.Ports, one.Ports)
+					break
+				}
+			}
+		}
+	}
+}

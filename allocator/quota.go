@@ -43,31 +43,46 @@ func (a *Allocator) Quota(role string) (Resources, bool) {
 }
 
 // RoleConsumed is what a role's tasks and outstanding offers hold (scalars only): what its
-// quota limits.
+// quota limits. It is RoleAllocated plus RoleOffered.
 func (a *Allocator) RoleConsumed(role string) Resources {
 	if u := a.consumed[role]; u != nil {
-		return u.sum.resources()
+		return u.sum().resources()
 	}
 	return Resources{}
 }
 
-func (a *Allocator) consume(role string, s scalars, add bool) {
+// RoleAllocated is what a role's tasks hold, on all agents, whether their frameworks are
+// registered or not (scalars only: ports of different agents do not add up).
+func (a *Allocator) RoleAllocated(role string) Resources {
+	if u := a.consumed[role]; u != nil {
+		return u.tasks.sum.resources()
+	}
+	return Resources{}
+}
+
+// RoleOffered is what a role's outstanding offers hold, on all agents (scalars only).
+func (a *Allocator) RoleOffered(role string) Resources {
+	if u := a.consumed[role]; u != nil {
+		return u.offers.sum.resources()
+	}
+	return Resources{}
+}
+
+// consume accounts s more (add) or less held by role's tasks, or by its offers (offer).
+func (a *Allocator) consume(role string, s scalars, add, offer bool) {
 	u := a.consumed[role]
 	if u == nil {
 		u = &roleUse{}
 		a.consumed[role] = u
 	}
-	if add {
-		u.sum = u.sum.plus(s)
-		u.n++
-		return
+	if offer {
+		u.offers.change(s, add)
+	} else {
+		u.tasks.change(s, add)
 	}
-	u.n--
-	if u.n <= 0 {
+	if u.tasks.n == 0 && u.offers.n == 0 {
 		delete(a.consumed, role)
-		return
 	}
-	u.sum = u.sum.minus(s)
 }
 
 // headroom is how much more the role may hold: per kind, its limit minus its consumption
@@ -80,7 +95,7 @@ func (a *Allocator) headroom(role string) scalars {
 	}
 	var used scalars
 	if u := a.consumed[role]; u != nil {
-		used = u.sum
+		used = u.sum()
 	}
 	room := func(limit, used float64) float64 {
 		if limit == 0 {
