@@ -1,6 +1,8 @@
 // Package mesos holds the wire types of the JSON flavour of the Apache
-// Mesos v1 scheduler HTTP API and its RecordIO framing. It is wire types
-// only and imports nothing else of clusterd.
+// Mesos v1 scheduler and operator HTTP APIs, the v0 /master/state JSON,
+// the conversion between Mesos resource lists and plain amounts, and the
+// RecordIO framing of the event streams. It is wire types only and
+// imports nothing else of clusterd.
 package mesos
 
 import (

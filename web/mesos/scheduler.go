@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -35,6 +36,35 @@ func (u *Uint64) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// Int64 is a proto int64. It encodes as a JSON number, as Mesos does,
+// and decodes from a number or a quoted decimal string (proto3 JSON).
+type Int64 int64
+
+// UnmarshalJSON accepts -42 and "-42".
+func (i *Int64) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		b = []byte(s)
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return fmt.Errorf("invalid int64 %s", b)
+	}
+	*i = Int64(v)
+	return nil
+}
+
+// present reports whether a raw JSON field was given a non-null value
+// (stout, Mesos's JSON parser, treats null as unset).
+func present(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) > 0 && !bytes.Equal(t, []byte("null"))
+}
+
 // ---- IDs ----
 
 // FrameworkID identifies a framework.
@@ -60,6 +90,18 @@ type TaskID struct {
 // ExecutorID identifies an executor.
 type ExecutorID struct {
 	Value string `json:"value"`
+}
+
+// ResourceProviderID identifies a resource provider (clusterd has none;
+// resources carrying one are rejected).
+type ResourceProviderID struct {
+	Value string `json:"value"`
+}
+
+// ContainerID identifies a container; Parent is set for nested ones.
+type ContainerID struct {
+	Value  string       `json:"value"`
+	Parent *ContainerID `json:"parent,omitempty"`
 }
 
 // ---- mesos.proto ----
@@ -169,17 +211,26 @@ type ReservationInfo struct {
 	Labels    *Labels `json:"labels,omitempty"`
 }
 
-// Resource is a named quantity of an agent's resources.
+// Resource is a named quantity of an agent's resources. ParseResources
+// turns a list of them into amounts; FormatResources writes them.
+//
+// ProviderID, Disk, Revocable and Shared are kept only so that
+// ParseResources can refuse them: clusterd has no resource providers,
+// persistent volumes, disk sources, revocable or shared resources.
 type Resource struct {
-	Name           string            `json:"name"`
-	Type           string            `json:"type"` // SCALAR, RANGES, SET
-	Scalar         *Scalar           `json:"scalar,omitempty"`
-	Ranges         *Ranges           `json:"ranges,omitempty"`
-	Set            *Set              `json:"set,omitempty"`
-	Role           *string           `json:"role,omitempty"` // deprecated in Mesos, still accepted
-	AllocationInfo *AllocationInfo   `json:"allocation_info,omitempty"`
-	Reservation    *ReservationInfo  `json:"reservation,omitempty"` // deprecated pre-refinement format
-	Reservations   []ReservationInfo `json:"reservations,omitempty"`
+	ProviderID     *ResourceProviderID `json:"provider_id,omitempty"`
+	Name           string              `json:"name"`
+	Type           string              `json:"type"` // SCALAR, RANGES, SET
+	Scalar         *Scalar             `json:"scalar,omitempty"`
+	Ranges         *Ranges             `json:"ranges,omitempty"`
+	Set            *Set                `json:"set,omitempty"`
+	Role           *string             `json:"role,omitempty"` // deprecated in Mesos, still accepted
+	AllocationInfo *AllocationInfo     `json:"allocation_info,omitempty"`
+	Reservation    *ReservationInfo    `json:"reservation,omitempty"` // deprecated pre-refinement format
+	Reservations   []ReservationInfo   `json:"reservations,omitempty"`
+	Disk           json.RawMessage     `json:"disk,omitempty"`      // Resource.DiskInfo
+	Revocable      json.RawMessage     `json:"revocable,omitempty"` // Resource.RevocableInfo ({})
+	Shared         json.RawMessage     `json:"shared,omitempty"`    // Resource.SharedInfo ({})
 }
 
 // Attribute is an agent attribute.
@@ -199,6 +250,7 @@ type Offer struct {
 	AgentID        AgentID         `json:"agent_id"`
 	Hostname       string          `json:"hostname"`
 	URL            *URL            `json:"url,omitempty"`
+	Domain         *DomainInfo     `json:"domain,omitempty"`
 	Resources      []Resource      `json:"resources,omitempty"`
 	Attributes     []Attribute     `json:"attributes,omitempty"`
 	ExecutorIDs    []ExecutorID    `json:"executor_ids,omitempty"`
@@ -220,15 +272,38 @@ type URL struct {
 	Fragment *string `json:"fragment,omitempty"`
 }
 
-// MasterInfo describes the (leading) master.
+// DomainInfoFaultDomain is DomainInfo.FaultDomain: a region and a zone.
+type DomainInfoFaultDomain struct {
+	Region struct {
+		Name string `json:"name"`
+	} `json:"region"`
+	Zone struct {
+		Name string `json:"name"`
+	} `json:"zone"`
+}
+
+// DomainInfo is the fault domain of a master or an agent.
+type DomainInfo struct {
+	FaultDomain *DomainInfoFaultDomain `json:"fault_domain,omitempty"`
+}
+
+// MasterInfoCapability is MasterInfo.Capability.
+type MasterInfoCapability struct {
+	Type string `json:"type"` // AGENT_UPDATE, AGENT_DRAINING, QUOTA_V2
+}
+
+// MasterInfo describes the (leading) master. IP is the IPv4 address packed
+// in network order (deprecated in Mesos in favour of Address).
 type MasterInfo struct {
-	ID       string   `json:"id"`
-	IP       uint32   `json:"ip"`
-	Port     uint32   `json:"port"`
-	PID      *string  `json:"pid,omitempty"`
-	Hostname *string  `json:"hostname,omitempty"`
-	Version  *string  `json:"version,omitempty"`
-	Address  *Address `json:"address,omitempty"`
+	ID           string                 `json:"id"`
+	IP           uint32                 `json:"ip"`
+	Port         uint32                 `json:"port"`
+	PID          *string                `json:"pid,omitempty"`
+	Hostname     *string                `json:"hostname,omitempty"`
+	Version      *string                `json:"version,omitempty"`
+	Address      *Address               `json:"address,omitempty"`
+	Domain       *DomainInfo            `json:"domain,omitempty"`
+	Capabilities []MasterInfoCapability `json:"capabilities,omitempty"`
 }
 
 // EnvironmentVariable is Environment.Variable.
@@ -267,25 +342,60 @@ type CommandInfo struct {
 // IsShell reports the effective shell flag (proto default true).
 func (c *CommandInfo) IsShell() bool { return c.Shell == nil || *c.Shell }
 
-// TaskInfo describes a task to launch. Container, executor and health
-// checks are kept raw: clusterd passes them through or rejects them.
-type TaskInfo struct {
-	Name        string          `json:"name"`
-	TaskID      TaskID          `json:"task_id"`
-	AgentID     AgentID         `json:"agent_id"`
-	Resources   []Resource      `json:"resources,omitempty"`
-	Executor    json.RawMessage `json:"executor,omitempty"`
-	Command     *CommandInfo    `json:"command,omitempty"`
-	Container   json.RawMessage `json:"container,omitempty"`
-	HealthCheck json.RawMessage `json:"health_check,omitempty"`
-	KillPolicy  *KillPolicy     `json:"kill_policy,omitempty"`
-	Data        []byte          `json:"data,omitempty"`
+// DiscoveryPort is Port: a named port for service discovery.
+type DiscoveryPort struct {
+	Number     uint32  `json:"number"`
+	Name       *string `json:"name,omitempty"`
+	Protocol   *string `json:"protocol,omitempty"`
+	Visibility *string `json:"visibility,omitempty"` // FRAMEWORK, CLUSTER, EXTERNAL
+	Labels     *Labels `json:"labels,omitempty"`
+}
+
+// DiscoveryPorts is Ports.
+type DiscoveryPorts struct {
+	Ports []DiscoveryPort `json:"ports,omitempty"`
+}
+
+// DiscoveryInfo is a task's service discovery information; Mesos does not
+// interpret it, tools such as Mesos-DNS read it from the master's state.
+type DiscoveryInfo struct {
+	Visibility  string          `json:"visibility"` // FRAMEWORK, CLUSTER, EXTERNAL
+	Name        *string         `json:"name,omitempty"`
+	Environment *string         `json:"environment,omitempty"`
+	Location    *string         `json:"location,omitempty"`
+	Version     *string         `json:"version,omitempty"`
+	Ports       *DiscoveryPorts `json:"ports,omitempty"`
 	Labels      *Labels         `json:"labels,omitempty"`
+}
+
+// TaskInfo describes a task to launch. Container, executor, checks and
+// health checks are kept raw: clusterd passes them through or rejects them.
+type TaskInfo struct {
+	Name              string            `json:"name"`
+	TaskID            TaskID            `json:"task_id"`
+	AgentID           AgentID           `json:"agent_id"`
+	Resources         []Resource        `json:"resources,omitempty"`
+	Executor          json.RawMessage   `json:"executor,omitempty"`
+	Command           *CommandInfo      `json:"command,omitempty"`
+	Container         json.RawMessage   `json:"container,omitempty"`
+	HealthCheck       json.RawMessage   `json:"health_check,omitempty"`
+	Check             json.RawMessage   `json:"check,omitempty"`
+	KillPolicy        *KillPolicy       `json:"kill_policy,omitempty"`
+	Data              []byte            `json:"data,omitempty"`
+	Labels            *Labels           `json:"labels,omitempty"`
+	Discovery         *DiscoveryInfo    `json:"discovery,omitempty"`
+	MaxCompletionTime *DurationInfo     `json:"max_completion_time,omitempty"`
+	Limits            map[string]Scalar `json:"limits,omitempty"` // cpus, mem limits above the request
 }
 
 // DurationInfo is a duration in nanoseconds.
 type DurationInfo struct {
-	Nanoseconds int64 `json:"nanoseconds"`
+	Nanoseconds Int64 `json:"nanoseconds"`
+}
+
+// TimeInfo is a time since the epoch in nanoseconds.
+type TimeInfo struct {
+	Nanoseconds Int64 `json:"nanoseconds"`
 }
 
 // KillPolicy is a task's kill policy.
@@ -339,23 +449,65 @@ const (
 	ReasonCommandExecutorFail  = "REASON_COMMAND_EXECUTOR_FAILED"
 	ReasonExecutorTerminated   = "REASON_EXECUTOR_TERMINATED"
 	ReasonTaskKilledDuringLnch = "REASON_TASK_KILLED_DURING_LAUNCH"
+	ReasonAgentDisconnected    = "REASON_AGENT_DISCONNECTED"
+	ReasonAgentDraining        = "REASON_AGENT_DRAINING"
+	ReasonTaskUnauthorized     = "REASON_TASK_UNAUTHORIZED"
+	ReasonTaskGroupInvalid     = "REASON_TASK_GROUP_INVALID"
 )
 
+// NetworkIPAddress is NetworkInfo.IPAddress.
+type NetworkIPAddress struct {
+	Protocol  *string `json:"protocol,omitempty"` // IPv4 (default) or IPv6
+	IPAddress *string `json:"ip_address,omitempty"`
+}
+
+// NetworkPortMapping is NetworkInfo.PortMapping.
+type NetworkPortMapping struct {
+	HostPort      uint32  `json:"host_port"`
+	ContainerPort uint32  `json:"container_port"`
+	Protocol      *string `json:"protocol,omitempty"`
+}
+
+// NetworkInfo describes a container's network (in a TaskStatus: the
+// addresses the container got).
+type NetworkInfo struct {
+	IPAddresses  []NetworkIPAddress   `json:"ip_addresses,omitempty"`
+	Name         *string              `json:"name,omitempty"`
+	Groups       []string             `json:"groups,omitempty"`
+	Labels       *Labels              `json:"labels,omitempty"`
+	PortMappings []NetworkPortMapping `json:"port_mappings,omitempty"`
+}
+
+// ContainerStatus is the container information resolved at launch and
+// reported in task statuses (network addresses, cgroup, executor pid).
+type ContainerStatus struct {
+	ContainerID  *ContainerID    `json:"container_id,omitempty"`
+	NetworkInfos []NetworkInfo   `json:"network_infos,omitempty"`
+	CgroupInfo   json.RawMessage `json:"cgroup_info,omitempty"`
+	ExecutorPID  *uint32         `json:"executor_pid,omitempty"`
+}
+
 // TaskStatus is a task's state as reported to the framework. UUID is
-// bytes: base64 in JSON. Updates carrying a UUID must be acknowledged.
+// bytes: base64 in JSON. Updates carrying a UUID must be acknowledged;
+// Mesos's master-generated updates (reconciliation answers, TASK_ERROR,
+// TASK_DROPPED/TASK_LOST for invalid launches) carry none.
 type TaskStatus struct {
-	TaskID     TaskID      `json:"task_id"`
-	State      string      `json:"state"`
-	Message    *string     `json:"message,omitempty"`
-	Source     *string     `json:"source,omitempty"`
-	Reason     *string     `json:"reason,omitempty"`
-	Data       []byte      `json:"data,omitempty"`
-	AgentID    *AgentID    `json:"agent_id,omitempty"`
-	ExecutorID *ExecutorID `json:"executor_id,omitempty"`
-	Timestamp  *float64    `json:"timestamp,omitempty"` // seconds since the epoch
-	UUID       []byte      `json:"uuid,omitempty"`
-	Healthy    *bool       `json:"healthy,omitempty"`
-	Labels     *Labels     `json:"labels,omitempty"`
+	TaskID          TaskID           `json:"task_id"`
+	State           string           `json:"state"`
+	Message         *string          `json:"message,omitempty"`
+	Source          *string          `json:"source,omitempty"`
+	Reason          *string          `json:"reason,omitempty"`
+	Data            []byte           `json:"data,omitempty"`
+	AgentID         *AgentID         `json:"agent_id,omitempty"`
+	ExecutorID      *ExecutorID      `json:"executor_id,omitempty"`
+	Timestamp       *float64         `json:"timestamp,omitempty"` // seconds since the epoch
+	UUID            []byte           `json:"uuid,omitempty"`
+	Healthy         *bool            `json:"healthy,omitempty"`
+	CheckStatus     json.RawMessage  `json:"check_status,omitempty"`
+	Labels          *Labels          `json:"labels,omitempty"`
+	ContainerStatus *ContainerStatus `json:"container_status,omitempty"`
+	UnreachableTime *TimeInfo        `json:"unreachable_time,omitempty"`
+	Limitation      json.RawMessage  `json:"limitation,omitempty"`
 }
 
 // Filters are applied to declined/accepted offers' remaining resources.
@@ -533,18 +685,99 @@ type Call struct {
 	UpdateFramework *CallUpdateFrameworkInfo `json:"update_framework,omitempty"`
 }
 
-// DecodeCall parses a JSON call. Unknown fields are ignored.
+// DecodeCall parses a JSON call. Unknown fields are ignored. The error
+// texts follow Mesos's: "Failed to parse body into JSON: ..." for a body
+// that is not JSON and "Failed to convert JSON into Call protobuf: ..."
+// for JSON that does not fit the Call message; Mesos answers both with
+// 400 Bad Request.
 func DecodeCall(b []byte) (*Call, error) {
 	var c Call
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("Failed to parse body into Call protobuf: %v", err)
+	if err := decodeJSON(b, &c); err != nil {
+		return nil, err
 	}
 	return &c, nil
+}
+
+// decodeJSON decodes b into v with Mesos's error wording.
+func decodeJSON(b []byte, v any) error {
+	if !json.Valid(b) {
+		var x any
+		err := json.Unmarshal(b, &x)
+		if err == nil {
+			err = errors.New("invalid JSON")
+		}
+		return fmt.Errorf("Failed to parse body into JSON: %v", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("Failed to convert JSON into Call protobuf: %v", err)
+	}
+	return nil
 }
 
 func missing(field string) error {
 	return fmt.Errorf("Expecting '%s' to be present", field)
 }
+
+// ErrSubscriptionRefused marks (errors.Is) the Call.Validate errors that
+// Mesos does not answer with 400 Bad Request: it checks FrameworkInfo's
+// roles when it processes the subscription, after it has answered
+// 200 OK and opened the stream, and reports a failure as an ERROR event
+// ({"type":"ERROR","error":{"message":...}}) before closing the stream.
+var ErrSubscriptionRefused = errors.New("subscription refused")
+
+type refusal struct{ msg string }
+
+func (r *refusal) Error() string        { return r.msg }
+func (r *refusal) Is(target error) bool { return target == ErrSubscriptionRefused }
+
+func refuse(format string, args ...any) error {
+	return &refusal{fmt.Sprintf(format, args...)}
+}
+
+// ValidateFrameworkInfo checks FrameworkInfo's roles as Mesos does when a
+// framework subscribes (validation::framework::internal::validateRoles):
+// with the MULTI_ROLE capability only 'roles' may be set, without it only
+// 'role'; roles must be valid (ValidateRole) and not repeated; and
+// failover_timeout must fit Mesos's Duration (int64 nanoseconds). Its errors
+// match ErrSubscriptionRefused. The required 'user' and 'name' are
+// checked by Call.Validate (Mesos rejects a call without them with 400).
+func ValidateFrameworkInfo(fi *FrameworkInfo) error {
+	multiRole := fi.HasCapability(CapabilityMultiRole)
+	if multiRole && fi.Role != nil {
+		return refuse("'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable")
+	}
+	if !multiRole && len(fi.Roles) > 0 {
+		return refuse("'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable")
+	}
+	if multiRole {
+		seen := make(map[string]bool, len(fi.Roles))
+		for _, r := range fi.Roles {
+			if seen[r] {
+				return refuse("'FrameworkInfo.roles' contains duplicate items: '%s'", r)
+			}
+			seen[r] = true
+			if err := ValidateRole(r); err != nil {
+				return refuse("'FrameworkInfo.roles' contains invalid role: %v", err)
+			}
+		}
+	} else if fi.Role != nil {
+		if err := ValidateRole(*fi.Role); err != nil {
+			return refuse("'FrameworkInfo.role' is not a valid role: %v", err)
+		}
+	}
+	if fi.FailoverTimeout != nil {
+		// Mesos refuses only what its Duration cannot hold (negative
+		// timeouts are accepted and mean no failover time).
+		if t := *fi.FailoverTimeout; math.IsNaN(t) || math.Abs(t) > maxFailoverTimeout {
+			return refuse("The framework failover_timeout (%v) is invalid", t)
+		}
+	}
+	return nil
+}
+
+// maxFailoverTimeout is the largest failover_timeout Mesos's Duration can
+// hold (int64 nanoseconds), in seconds.
+const maxFailoverTimeout = float64(math.MaxInt64) / 1e9
 
 func validFrameworkInfo(prefix string, fi *FrameworkInfo) error {
 	if fi.User == "" {
@@ -553,18 +786,22 @@ func validFrameworkInfo(prefix string, fi *FrameworkInfo) error {
 	if fi.Name == "" {
 		return missing(prefix + ".name")
 	}
-	if fi.Role != nil && len(fi.Roles) > 0 {
-		return errors.New("'FrameworkInfo.role' must not be set together with 'FrameworkInfo.roles'")
-	}
-	if len(fi.Roles) > 0 && !fi.HasCapability(CapabilityMultiRole) {
-		return errors.New("'FrameworkInfo.roles' requires the MULTI_ROLE capability")
+	// UPDATE_FRAMEWORK is answered synchronously: Mesos reports an invalid
+	// FrameworkInfo there as 400 Bad Request, not as an ERROR event.
+	if err := ValidateFrameworkInfo(fi); err != nil {
+		return errors.New(err.Error())
 	}
 	return nil
 }
 
 // Validate checks the minimum a server needs for each call type, with
 // messages worded as Mesos words them. It does not check state (whether
-// the offers, tasks or framework exist).
+// the offers, tasks or framework exist). Mesos answers these errors with
+// 400 Bad Request, except those matching ErrSubscriptionRefused (see
+// there). Note that Mesos accepts (202) an ACCEPT or DECLINE without
+// offer_ids: an ACCEPT then fails its launches with TASK_LOST (TASK_DROPPED
+// for PARTITION_AWARE frameworks) "Task launched with invalid offers: No
+// offers specified", so this does not check offer_ids.
 func (c *Call) Validate() error {
 	if c.Type == "" {
 		return missing("type")
@@ -574,8 +811,11 @@ func (c *Call) Validate() error {
 			return missing("subscribe")
 		}
 		fi := &c.Subscribe.FrameworkInfo
-		if err := validFrameworkInfo("subscribe.framework_info", fi); err != nil {
-			return err
+		if fi.User == "" {
+			return missing("subscribe.framework_info.user")
+		}
+		if fi.Name == "" {
+			return missing("subscribe.framework_info.name")
 		}
 		var a, b string
 		if c.FrameworkID != nil {
@@ -587,7 +827,7 @@ func (c *Call) Validate() error {
 		if a != b {
 			return errors.New("'framework_id' differs from 'subscribe.framework_info.id'")
 		}
-		return nil
+		return ValidateFrameworkInfo(fi)
 	}
 	switch c.Type {
 	case CallTeardown, CallAccept, CallDecline, CallRevive, CallSuppress, CallKill,
@@ -603,9 +843,6 @@ func (c *Call) Validate() error {
 		if c.Accept == nil {
 			return missing("accept")
 		}
-		if len(c.Accept.OfferIDs) == 0 {
-			return missing("accept.offer_ids")
-		}
 		for i, op := range c.Accept.Operations {
 			if err := validOperation(fmt.Sprintf("accept.operations[%d]", i), &op); err != nil {
 				return err
@@ -614,9 +851,6 @@ func (c *Call) Validate() error {
 	case CallDecline:
 		if c.Decline == nil {
 			return missing("decline")
-		}
-		if len(c.Decline.OfferIDs) == 0 {
-			return missing("decline.offer_ids")
 		}
 	case CallKill:
 		if c.Kill == nil {
@@ -679,11 +913,11 @@ func (c *Call) Validate() error {
 			return missing("update_framework")
 		}
 		fi := &c.UpdateFramework.FrameworkInfo
-		if err := validFrameworkInfo("update_framework.framework_info", fi); err != nil {
-			return err
-		}
 		if fi.ID == nil || fi.ID.Value != c.FrameworkID.Value {
 			return errors.New("'framework_id' differs from 'update_framework.framework_info.id'")
+		}
+		if err := validFrameworkInfo("update_framework.framework_info", fi); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -699,11 +933,14 @@ func validOperation(prefix string, op *Operation) error {
 		}
 		for i, t := range op.Launch.TaskInfos {
 			p := fmt.Sprintf("%s.launch.task_infos[%d]", prefix, i)
+			if t.Name == "" {
+				return missing(p + ".name")
+			}
 			if t.TaskID.Value == "" {
 				return missing(p + ".task_id")
 			}
-			if t.Name == "" {
-				return missing(p + ".name")
+			if t.AgentID.Value == "" {
+				return missing(p + ".agent_id")
 			}
 		}
 	case OperationReserve:

@@ -3,6 +3,7 @@ package mesos
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -353,12 +354,14 @@ func TestValidateErrors(t *testing.T) {
 		{`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"name":"n"}}}`, "Expecting 'subscribe.framework_info.user' to be present"},
 		{`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u"}}}`, "Expecting 'subscribe.framework_info.name' to be present"},
 		{`{"type":"SUBSCRIBE",` + fid + `"subscribe":{"framework_info":{"user":"u","name":"n"}}}`, "'framework_id' differs from 'subscribe.framework_info.id'"},
-		{`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"n","roles":["a"]}}}`, "MULTI_ROLE"},
+		{`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"n","roles":["a"]}}}`,
+			"'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable"},
 		{`{"type":"ACCEPT","accept":{"offer_ids":[{"value":"o"}]}}`, "Expecting 'framework_id' to be present"},
 		{`{"type":"ACCEPT",` + fid + `"x":1}`, "Expecting 'accept' to be present"},
-		{`{"type":"ACCEPT",` + fid + `"accept":{}}`, "Expecting 'accept.offer_ids' to be present"},
+		{`{"type":"ACCEPT",` + fid + `"accept":{"offer_ids":[{"value":"o"}],"operations":[{"type":"LAUNCH","launch":{"task_infos":[{"name":"n","task_id":{"value":"t"}}]}}]}}`,
+			"Expecting 'accept.operations[0].launch.task_infos[0].agent_id' to be present"},
 		{`{"type":"ACCEPT",` + fid + `"accept":{"offer_ids":[{"value":"o"}],"operations":[{"type":"LAUNCH"}]}}`, "Expecting 'accept.operations[0].launch' to be present"},
-		{`{"type":"DECLINE",` + fid + `"decline":{}}`, "Expecting 'decline.offer_ids' to be present"},
+		{`{"type":"DECLINE",` + fid + `"x":1}`, "Expecting 'decline' to be present"},
 		{`{"type":"KILL",` + fid + `"kill":{}}`, "Expecting 'kill.task_id' to be present"},
 		{`{"type":"KILL",` + fid + `"x":1}`, "Expecting 'kill' to be present"},
 		{`{"type":"ACKNOWLEDGE",` + fid + `"acknowledge":{"task_id":{"value":"t"},"uuid":"AAECAwQFBgcICQoLDA0ODw=="}}`, "Expecting 'acknowledge.agent_id' to be present"},
@@ -389,6 +392,9 @@ func TestValidateErrors(t *testing.T) {
 		`{"type":"SUPPRESS",` + fid + `"suppress":{"roles":["r"]}}`,
 		`{"type":"RECONCILE",` + fid + `"reconcile":{}}`,
 		`{"type":"REQUEST",` + fid + `"request":{"requests":[]}}`,
+		// Mesos accepts these (202) and fails the launches with "No offers specified".
+		`{"type":"ACCEPT",` + fid + `"accept":{}}`,
+		`{"type":"DECLINE",` + fid + `"decline":{}}`,
 		`{"type":"SUBSCRIBE",` + fid + `"subscribe":{"framework_info":{"user":"u","name":"n","id":{"value":"f1"}}}}`,
 	} {
 		c, err := DecodeCall([]byte(s))
@@ -399,8 +405,11 @@ func TestValidateErrors(t *testing.T) {
 			t.Errorf("%s: %v", s, err)
 		}
 	}
-	if _, err := DecodeCall([]byte(`{"type":`)); err == nil {
-		t.Error("malformed JSON accepted")
+	if _, err := DecodeCall([]byte(`{"type":`)); err == nil || !strings.HasPrefix(err.Error(), "Failed to parse body into JSON: ") {
+		t.Errorf("malformed JSON: %v", err)
+	}
+	if _, err := DecodeCall([]byte(`{"type":["SUBSCRIBE"]}`)); err == nil || !strings.HasPrefix(err.Error(), "Failed to convert JSON into Call protobuf: ") {
+		t.Errorf("wrong JSON type: %v", err)
 	}
 	if _, err := DecodeCall([]byte(`{"type":"ACKNOWLEDGE","acknowledge":{"uuid":"not base64!"}}`)); err == nil {
 		t.Error("bad base64 accepted")
@@ -418,4 +427,110 @@ func TestTerminalStates(t *testing.T) {
 			t.Errorf("%s should not be terminal", s)
 		}
 	}
+}
+
+// Mesos checks FrameworkInfo's roles after it has opened the SUBSCRIBE
+// stream and reports failures as an ERROR event, not as 400.
+func TestSubscriptionRefusals(t *testing.T) {
+	cases := []struct{ fi, want string }{
+		{`"roles":["a"]`, "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable"},
+		{`"role":"a","capabilities":[{"type":"MULTI_ROLE"}]`, "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable"},
+		{`"roles":["a","b","a"],"capabilities":[{"type":"MULTI_ROLE"}]`, "'FrameworkInfo.roles' contains duplicate items: 'a'"},
+		{`"roles":["a/.."],"capabilities":[{"type":"MULTI_ROLE"}]`, "'FrameworkInfo.roles' contains invalid role: Role 'a/..' cannot include '..' as a component"},
+		{`"role":"-x"`, "'FrameworkInfo.role' is not a valid role: Role component '-x' is invalid because it starts with a dash"},
+		{`"failover_timeout":1e300`, "The framework failover_timeout (1e+300) is invalid"},
+	}
+	for _, tc := range cases {
+		c, err := DecodeCall([]byte(`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"n",` + tc.fi + `}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Validate()
+		if err == nil || err.Error() != tc.want || !errors.Is(err, ErrSubscriptionRefused) {
+			t.Errorf("%s: got %v, want refusal %q", tc.fi, err, tc.want)
+		}
+	}
+	// The same FrameworkInfo in UPDATE_FRAMEWORK is answered 400, not refused.
+	c, _ := DecodeCall([]byte(`{"type":"UPDATE_FRAMEWORK","framework_id":{"value":"f"},"update_framework":{"framework_info":{"user":"u","name":"n","id":{"value":"f"},"roles":["a"]}}}`))
+	if err := c.Validate(); err == nil || errors.Is(err, ErrSubscriptionRefused) || !strings.Contains(err.Error(), "not MULTI_ROLE capable") {
+		t.Errorf("update_framework: %v", err)
+	}
+	// Missing required fields are plain 400 errors.
+	c, _ = DecodeCall([]byte(`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"name":"n"}}}`))
+	if err := c.Validate(); err == nil || errors.Is(err, ErrSubscriptionRefused) {
+		t.Errorf("missing user: %v", err)
+	}
+	// Valid multi-role and single-role subscriptions.
+	for _, fi := range []string{
+		`"roles":["a","eng/web"],"capabilities":[{"type":"MULTI_ROLE"}]`,
+		`"role":"*"`, `"role":"dev"`, `"failover_timeout":604800`, `"failover_timeout":-1`,
+	} {
+		c, _ := DecodeCall([]byte(`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"n",` + fi + `}}}`))
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", fi, err)
+		}
+	}
+}
+
+// A status as an agent sends it after launch, written after the Mesos
+// docs: container_status carries the task's IP, 64-bit integers may be
+// quoted (proto3 JSON).
+func TestTaskStatusContainerStatus(t *testing.T) {
+	const update = `{
+	  "type": "UPDATE",
+	  "update": {"status": {
+	    "task_id": {"value": "t1"}, "state": "TASK_RUNNING", "source": "SOURCE_EXECUTOR",
+	    "agent_id": {"value": "a1"}, "timestamp": 1470820172.32565,
+	    "uuid": "ycLTRBo8TjKFTrh4vsBERg==",
+	    "container_status": {
+	      "container_id": {"value": "c1", "parent": {"value": "c0"}},
+	      "network_infos": [{"ip_addresses": [{"protocol": "IPv4", "ip_address": "10.0.0.7"}], "name": "overlay"}],
+	      "executor_pid": 4242
+	    },
+	    "unreachable_time": {"nanoseconds": "1470820172000000000"},
+	    "check_status": {"type": "COMMAND", "command": {"exit_code": 0}}
+	  }}
+	}`
+	var e Event
+	if err := json.Unmarshal([]byte(update), &e); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Update.Status
+	cs := st.ContainerStatus
+	if cs == nil || cs.ContainerID.Parent.Value != "c0" || *cs.NetworkInfos[0].IPAddresses[0].IPAddress != "10.0.0.7" ||
+		*cs.ExecutorPID != 4242 || st.UnreachableTime.Nanoseconds != 1470820172000000000 || len(st.UUID) != 16 {
+		t.Fatalf("decoded %+v", st)
+	}
+	m := reencode(t, &e)
+	s := at(t, m, "update", "status")
+	eq(t, at(t, s, "container_status", "network_infos", 0, "ip_addresses", 0, "ip_address"), "10.0.0.7")
+	eq(t, at(t, s, "container_status", "container_id", "parent", "value"), "c0")
+	eq(t, at(t, s, "unreachable_time", "nanoseconds"), "1470820172000000000") // written as a number
+	eq(t, at(t, s, "check_status", "command", "exit_code"), "0")
+	if _, ok := at(t, s, "unreachable_time", "nanoseconds").(json.Number); !ok {
+		t.Error("nanoseconds should be a JSON number")
+	}
+	var d DurationInfo
+	if err := json.Unmarshal([]byte(`{"nanoseconds":"-5"}`), &d); err != nil || d.Nanoseconds != -5 {
+		t.Errorf("quoted int64: %v %v", d, err)
+	}
+	if err := json.Unmarshal([]byte(`{"nanoseconds":"x"}`), &d); err == nil {
+		t.Error("bad int64 accepted")
+	}
+}
+
+// Discovery info as Marathon sends it in a TaskInfo.
+func TestTaskInfoDiscovery(t *testing.T) {
+	c := decodeCall(t, `{"type":"ACCEPT","framework_id":{"value":"f"},"accept":{"offer_ids":[{"value":"o"}],
+	  "operations":[{"type":"LAUNCH","launch":{"task_infos":[{"name":"web","task_id":{"value":"web.1"},"agent_id":{"value":"a"},
+	  "command":{"value":"true"},
+	  "discovery":{"visibility":"FRAMEWORK","name":"web","ports":{"ports":[{"number":31000,"name":"http","protocol":"tcp"}]}},
+	  "limits":{"cpus":{"value":2}}}]}}]}}`)
+	ti := c.Accept.Operations[0].Launch.TaskInfos[0]
+	if ti.Discovery == nil || ti.Discovery.Ports.Ports[0].Number != 31000 || *ti.Discovery.Ports.Ports[0].Name != "http" || ti.Limits["cpus"].Value != 2 {
+		t.Fatalf("decoded %+v", ti)
+	}
+	m := reencode(t, c)
+	eq(t, at(t, m, "accept", "operations", 0, "launch", "task_infos", 0, "discovery", "ports", "ports", 0, "protocol"), "tcp")
+	eq(t, at(t, m, "accept", "operations", 0, "launch", "task_infos", 0, "limits", "cpus", "value"), "2")
 }
