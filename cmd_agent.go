@@ -95,7 +95,7 @@ func nodeFlags() []cli.Flag {
 		&cli.IntFlag{Name: "gossip-port", Value: def.GossipPort, EnvVars: env("GOSSIP_PORT"), Usage: "gossip port, TCP and UDP (0: pick a free one)"},
 		&cli.StringFlag{Name: "node-name", EnvVars: env("NODE_NAME"), Usage: "name of this node, unique in the cluster", DefaultText: "hostname"},
 		&cli.StringFlag{Name: "isolator", Value: def.Isolator, EnvVars: env("ISOLATOR"), Usage: "how tasks are run: auto, systemd, cgroupfs or process"},
-		&cli.StringFlag{Name: "resources", EnvVars: env("RESOURCES"), Usage: `override detected resources, e.g. "cpus=4,mem=8192,disk=20000,gpus=0,ports=[31000-32000,33000]" (mem, disk in MiB)`},
+		&cli.StringFlag{Name: "resources", EnvVars: env("RESOURCES"), Usage: `override detected resources, e.g. "cpus=4,mem=8192,disk=20000,gpus=0,ports=[31000-32000,33000]" (mem, disk in MiB); "cpus(analytics)=2" reserves 2 of them for role analytics`},
 		&cli.StringSliceFlag{Name: "attribute", EnvVars: env("ATTRIBUTE"), Usage: "node attribute key=value for placement constraints (repeatable)"},
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("LOG_LEVEL"), Usage: "debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: env("LOG_FORMAT"), Usage: "text or json"},
@@ -113,6 +113,11 @@ func nodeFlags() []cli.Flag {
 		&cli.Uint64Flag{Name: "raft-snapshot-threshold", Value: def.SnapshotThreshold, EnvVars: env("RAFT_SNAPSHOT_THRESHOLD"), Usage: "Raft log entries between snapshots", Hidden: true},
 		&cli.DurationFlag{Name: "raft-snapshot-interval", Value: def.SnapshotInterval, EnvVars: env("RAFT_SNAPSHOT_INTERVAL"), Usage: "how often Raft checks whether to snapshot", Hidden: true},
 		&cli.Uint64Flag{Name: "raft-trailing-logs", Value: def.TrailingLogs, EnvVars: env("RAFT_TRAILING_LOGS"), Usage: "Raft log entries kept after a snapshot", Hidden: true},
+		&cli.DurationFlag{Name: "allocation-interval", Value: def.AllocationInterval, EnvVars: env("ALLOCATION_INTERVAL"), Usage: "how often the leader offers resources even when nothing changed (freed resources are offered at once)"},
+		&cli.DurationFlag{Name: "offer-timeout", Value: def.OfferTimeout, EnvVars: env("OFFER_TIMEOUT"), Usage: "rescind offers a framework holds this long without answering (0: never)"},
+		&cli.DurationFlag{Name: "recovery-timeout", Value: def.RecoveryTimeout, EnvVars: env("RECOVERY_TIMEOUT"), Usage: "after a leader change, the longest offers wait for agents and frameworks to reconnect"},
+		&cli.DurationFlag{Name: "scheduler-heartbeat", Value: def.HeartbeatInterval, EnvVars: env("SCHEDULER_HEARTBEAT"), Usage: "how often Mesos frameworks' event streams get a HEARTBEAT", Hidden: true},
+		&cli.DurationFlag{Name: "status-retry-interval", Value: def.StatusRetryInterval, EnvVars: env("STATUS_RETRY_INTERVAL"), Usage: "first wait before an unacknowledged status update is sent again (doubling to 10m)", Hidden: true},
 	}
 }
 
@@ -138,11 +143,11 @@ func nodeConfig(c *cli.Context, bootstrap bool) (node.Config, error) {
 		cfg.NodeName = h
 	}
 	if s := c.String("resources"); s != "" {
-		res, set, err := parseResources(s)
+		res, set, reserved, err := parseResources(s)
 		if err != nil {
 			return cfg, usageErrorf("--resources: %v", err)
 		}
-		cfg.Resources, cfg.ResourcesSet = res, set
+		cfg.Resources, cfg.ResourcesSet, cfg.Reserved = res, set, reserved
 	}
 	attrs, err := parseAttributes(c.StringSlice("attribute"))
 	if err != nil {
@@ -166,6 +171,11 @@ func nodeConfig(c *cli.Context, bootstrap bool) (node.Config, error) {
 	cfg.SnapshotThreshold = c.Uint64("raft-snapshot-threshold")
 	cfg.SnapshotInterval = c.Duration("raft-snapshot-interval")
 	cfg.TrailingLogs = c.Uint64("raft-trailing-logs")
+	cfg.AllocationInterval = c.Duration("allocation-interval")
+	cfg.OfferTimeout = c.Duration("offer-timeout")
+	cfg.RecoveryTimeout = c.Duration("recovery-timeout")
+	cfg.HeartbeatInterval = c.Duration("scheduler-heartbeat")
+	cfg.StatusRetryInterval = c.Duration("status-retry-interval")
 	if cfg.BootstrapExpect > 0 && len(cfg.Join) == 0 {
 		return cfg, usageErrorf("--bootstrap-expect %d: name the other machines to find (clusterd join --bootstrap-expect %d IP1 IP2 ...)", cfg.BootstrapExpect, cfg.BootstrapExpect)
 	}

@@ -34,7 +34,7 @@ func TestParseResourcesAcceptsKeyValueAndMesosForms(t *testing.T) {
 		{"", api.Resources{}, node.ResourceFields{}},
 	}
 	for _, c := range cases {
-		got, set, err := parseResources(c.in)
+		got, set, _, err := parseResources(c.in)
 		if err != nil {
 			t.Errorf("parseResources(%q): %v", c.in, err)
 			continue
@@ -42,6 +42,23 @@ func TestParseResourcesAcceptsKeyValueAndMesosForms(t *testing.T) {
 		if !reflect.DeepEqual(got, c.want) || set != c.set {
 			t.Errorf("parseResources(%q) = %+v %+v, want %+v %+v", c.in, got, set, c.want, c.set)
 		}
+	}
+}
+
+func TestParseResourcesReadsStaticReservations(t *testing.T) {
+	total, set, reserved, err := parseResources("cpus:8;cpus(analytics):4;mem(analytics):1024;ports(web):[31000-31009];disk(*):10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total.CPUs != 8 || total.Disk != 10 || !set.CPUs || set.Mem || set.Ports || !set.Disk {
+		t.Errorf("unreserved part %+v %+v: want cpus 8 and disk 10 given, mem and ports detected", total, set)
+	}
+	want := map[string]api.Resources{
+		"analytics": {CPUs: 4, Mem: 1024},
+		"web":       {Ports: []api.PortRange{{Begin: 31000, End: 31009}}},
+	}
+	if !reflect.DeepEqual(reserved, want) {
+		t.Errorf("reservations %+v, want %+v", reserved, want)
 	}
 }
 
@@ -61,10 +78,13 @@ func TestParseResourcesErrorsNameTheBadKey(t *testing.T) {
 		"ports=[70000]":             "ports",
 		"ports=[31000-32000":        "]",
 		"cpus":                      `"cpus"`,
-		"cpus(role):4":              `"cpus(role)"`,
+		"cpus(role:4":               `"cpus(role"`,
+		"cpus(Bad Role):4":          `"cpus(bad role)"`,
+		"cpu(web):4":                `"cpu(web)"`,
+		"cpus(web)=1,cpus(web)=2":   `"cpus(web)"`,
 	}
 	for in, want := range cases {
-		_, _, err := parseResources(in)
+		_, _, _, err := parseResources(in)
 		if err == nil {
 			t.Errorf("parseResources(%q) = nil error", in)
 			continue

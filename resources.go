@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,56 +15,104 @@ import (
 // parseResources reads the --resources flag: comma-separated key=value pairs
 // ("cpus=4,mem=8192,disk=20000,gpus=0,ports=[31000-32000,33000]"), or the
 // Mesos form with ':' and ';' ("cpus:4;mem:8192;ports:[31000-32000]"). Keys
-// not given keep the detected value, which ResourceFields records. Unknown or
-// repeated keys, negative or non-numeric values and bad port ranges are
-// errors that name the key.
-func parseResources(s string) (api.Resources, node.ResourceFields, error) {
+// not given keep the detected value, which ResourceFields records.
+//
+// A key with a role in parentheses, "cpus(analytics):4", is a static
+// reservation: that much of the node's total (detected or given) is offered
+// only to frameworks of the role. Unlike Mesos, where reserved amounts add
+// to the total, a reservation is carved out of it, so a node never claims
+// more than it has.
+//
+// Unknown or repeated keys, negative or non-numeric values, bad port ranges
+// and bad role names are errors that name the key.
+func parseResources(s string) (api.Resources, node.ResourceFields, map[string]api.Resources, error) {
 	var res api.Resources
 	var set node.ResourceFields
+	var reserved map[string]api.Resources
 	items, err := splitTopLevel(s)
 	if err != nil {
-		return res, set, err
+		return res, set, nil, err
 	}
 	seen := map[string]bool{}
 	for _, item := range items {
 		i := strings.IndexAny(item, "=:")
 		if i < 0 {
-			return res, set, fmt.Errorf("resource %q: expected key=value, e.g. cpus=4", item)
+			return res, set, nil, fmt.Errorf("resource %q: expected key=value, e.g. cpus=4", item)
 		}
 		key := strings.ToLower(strings.TrimSpace(item[:i]))
 		val := strings.TrimSpace(item[i+1:])
 		if seen[key] {
-			return res, set, fmt.Errorf("resource %q: given twice", key)
+			return res, set, nil, fmt.Errorf("resource %q: given twice", key)
 		}
 		seen[key] = true
-		switch key {
+		name, role, err := splitReservedKey(key)
+		if err != nil {
+			return res, set, nil, err
+		}
+		target := &res
+		var r api.Resources
+		if role != "" {
+			target = &r
+		}
+		switch name {
 		case "cpus":
-			res.CPUs, err = parseAmount(key, val)
-			set.CPUs = true
+			target.CPUs, err = parseAmount(key, val)
+			set.CPUs = set.CPUs || role == ""
 		case "mem":
-			res.Mem, err = parseAmount(key, val)
-			set.Mem = true
+			target.Mem, err = parseAmount(key, val)
+			set.Mem = set.Mem || role == ""
 		case "disk":
-			res.Disk, err = parseAmount(key, val)
-			set.Disk = true
+			target.Disk, err = parseAmount(key, val)
+			set.Disk = set.Disk || role == ""
 		case "gpus":
-			res.GPUs, err = strconv.Atoi(val)
-			if err != nil || res.GPUs < 0 {
-				err = fmt.Errorf("resource gpus: %q is not a whole number of GPUs (0 or more)", val)
+			target.GPUs, err = strconv.Atoi(val)
+			if err != nil || target.GPUs < 0 {
+				err = fmt.Errorf("resource %s: %q is not a whole number of GPUs (0 or more)", key, val)
 			}
-			set.GPUs = true
+			set.GPUs = set.GPUs || role == ""
 		case "ports":
-			res.Ports, err = parsePortRanges(val)
-			set.Ports = true
+			target.Ports, err = parsePortRanges(val)
+			set.Ports = set.Ports || role == ""
 		default:
-			return res, set, fmt.Errorf("resource %q: unknown (known: cpus, mem, disk, gpus, ports)", key)
+			return res, set, nil, fmt.Errorf("resource %q: unknown (known: cpus, mem, disk, gpus, ports, each optionally with a role: cpus(analytics))", key)
 		}
 		if err != nil {
-			return res, set, err
+			return res, set, nil, err
+		}
+		if role != "" {
+			if reserved == nil {
+				reserved = map[string]api.Resources{}
+			}
+			sum := reserved[role]
+			sum.CPUs, sum.Mem, sum.Disk, sum.GPUs = sum.CPUs+r.CPUs, sum.Mem+r.Mem, sum.Disk+r.Disk, sum.GPUs+r.GPUs
+			sum.Ports = append(sum.Ports, r.Ports...)
+			reserved[role] = sum
 		}
 	}
-	return res, set, nil
+	return res, set, reserved, nil
 }
+
+// splitReservedKey splits "cpus(analytics)" into its name and role ("" when
+// the key has none).
+func splitReservedKey(key string) (name, role string, err error) {
+	open := strings.IndexByte(key, '(')
+	if open < 0 {
+		return key, "", nil
+	}
+	if !strings.HasSuffix(key, ")") {
+		return "", "", fmt.Errorf("resource %q: a role goes in parentheses after the name, e.g. cpus(analytics)", key)
+	}
+	name, role = strings.TrimSpace(key[:open]), strings.TrimSpace(key[open+1:len(key)-1])
+	switch {
+	case role == "*":
+		return name, "", nil // "*" is the unreserved role: cpus(*) is cpus
+	case !rolePattern.MatchString(role):
+		return "", "", fmt.Errorf("resource %q: %q is not a role name (letters, digits, '.', '_', '-', '/')", key, role)
+	}
+	return name, role, nil
+}
+
+var rolePattern = regexp.MustCompile(`^[a-z0-9_][a-z0-9._/-]{0,127}$`)
 
 // splitTopLevel splits on ',' and ';' outside square brackets.
 func splitTopLevel(s string) ([]string, error) {

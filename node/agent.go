@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clusterd/clusterd/allocator"
 	"github.com/clusterd/clusterd/isolate"
 	"github.com/clusterd/clusterd/raftfsm"
 )
@@ -220,6 +221,31 @@ func (n *Node) totalResources() raftfsm.Resources {
 	return total
 }
 
+// reservedResources is the node's static reservations, as registered.
+func (n *Node) reservedResources() map[string]raftfsm.Resources {
+	if len(n.cfg.Reserved) == 0 {
+		return nil
+	}
+	out := make(map[string]raftfsm.Resources, len(n.cfg.Reserved))
+	for role, r := range n.cfg.Reserved {
+		out[role] = apiToFSM(r)
+	}
+	return out
+}
+
+// checkReservations fails when the static reservations do not fit in what
+// the node has: the operator asked for something the machine cannot give.
+func (n *Node) checkReservations() error {
+	var sum allocator.Resources
+	for _, r := range n.reservedResources() {
+		sum = sum.Add(toAlloc(r))
+	}
+	if total := toAlloc(n.totalResources()); !total.Contains(sum) {
+		return fmt.Errorf("the reservations in --resources (%v together) do not fit in the node's resources (%v); reserve less", sum, total)
+	}
+	return nil
+}
+
 // register tells the leader what this node offers. Until a leader exists it
 // fails and is retried.
 func (a *agent) register(ctx context.Context) {
@@ -227,7 +253,7 @@ func (a *agent) register(ctx context.Context) {
 	total := n.totalResources()
 	nd := raftfsm.Node{
 		ID: n.id, Name: n.cfg.NodeName, HTTPAddr: n.httpAddr, RaftAddr: string(n.raft.transport.LocalAddr()),
-		Isolator: a.iso.Name(), Version: n.cfg.Version, Total: total, Attributes: n.cfg.Attributes, State: raftfsm.NodeReady,
+		Isolator: a.iso.Name(), Version: n.cfg.Version, Total: total, Reserved: n.reservedResources(), Attributes: n.cfg.Attributes, State: raftfsm.NodeReady,
 	}
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -75,7 +75,10 @@ type Config struct {
 	// (ResourcesSet says which).
 	Resources    api.Resources
 	ResourcesSet ResourceFields
-	Attributes   map[string]string
+	// Reserved are static reservations: role → resources of the total
+	// offered only to frameworks of that role.
+	Reserved   map[string]api.Resources
+	Attributes map[string]string
 	// TaskLogMaxBytes caps each of a task's stdout and stderr (the older
 	// part is kept in one rotated file beside it).
 	TaskLogMaxBytes int64
@@ -86,6 +89,21 @@ type Config struct {
 	// AllocationInterval is how often the leader offers resources even when
 	// nothing changed (default 1s); freed resources are offered at once.
 	AllocationInterval time.Duration
+	// OfferTimeout rescinds offers a framework held this long without
+	// answering; 0 never does (Mesos's default).
+	OfferTimeout time.Duration
+	// RecoveryTimeout bounds how long a new leader holds offers back while
+	// agents and frameworks reconnect (see leaderLoop.checkRecovery).
+	RecoveryTimeout time.Duration
+	// HeartbeatInterval is how often a Mesos framework's event stream gets
+	// a HEARTBEAT (Mesos: 15s). A framework connected to a leader that
+	// changed gets five of them to subscribe again before its failover
+	// timeout starts to count.
+	HeartbeatInterval time.Duration
+	// StatusRetryInterval is how long an unacknowledged status update
+	// waits before it is sent again; the wait doubles up to ten minutes
+	// (as Mesos agents retry).
+	StatusRetryInterval time.Duration
 
 	Logger *slog.Logger
 	// Version is reported in status and gossip.
@@ -100,24 +118,27 @@ type ResourceFields struct {
 // DefaultConfig returns the defaults documented for `clusterd agent`.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:            "/var/lib/clusterd",
-		Bind:               "0.0.0.0",
-		HTTPPort:           5050,
-		RaftPort:           5051,
-		GossipPort:         5052,
-		Isolator:           "auto",
-		AllocationInterval: time.Second,
-		Attributes:         map[string]string{},
-		JoinTimeout:        5 * time.Minute,
-		Server:             true,
-		Voters:             3,
-		VoterReplaceAfter:  10 * time.Second,
-		NodeLostGrace:      2 * time.Second,
-		LeaveOnTerminate:   true,
-		TaskLogMaxBytes:    64 << 20,
-		SnapshotThreshold:  8192,
-		SnapshotInterval:   2 * time.Minute,
-		TrailingLogs:       10240,
+		DataDir:             "/var/lib/clusterd",
+		Bind:                "0.0.0.0",
+		HTTPPort:            5050,
+		RaftPort:            5051,
+		GossipPort:          5052,
+		Isolator:            "auto",
+		AllocationInterval:  time.Second,
+		RecoveryTimeout:     10 * time.Second,
+		HeartbeatInterval:   15 * time.Second,
+		StatusRetryInterval: 10 * time.Second,
+		Attributes:          map[string]string{},
+		JoinTimeout:         5 * time.Minute,
+		Server:              true,
+		Voters:              3,
+		VoterReplaceAfter:   10 * time.Second,
+		NodeLostGrace:       2 * time.Second,
+		LeaveOnTerminate:    true,
+		TaskLogMaxBytes:     64 << 20,
+		SnapshotThreshold:   8192,
+		SnapshotInterval:    2 * time.Minute,
+		TrailingLogs:        10240,
 	}
 }
 
@@ -156,6 +177,12 @@ func (c *Config) Validate() error {
 	}
 	if c.AllocationInterval <= 0 {
 		return fmt.Errorf("allocation interval %v: must be positive", c.AllocationInterval)
+	}
+	if c.OfferTimeout < 0 || c.RecoveryTimeout < 0 {
+		return fmt.Errorf("offer timeout %v, recovery timeout %v: must not be negative (0 disables)", c.OfferTimeout, c.RecoveryTimeout)
+	}
+	if c.HeartbeatInterval <= 0 || c.StatusRetryInterval <= 0 {
+		return fmt.Errorf("heartbeat interval %v, status retry interval %v: must be positive", c.HeartbeatInterval, c.StatusRetryInterval)
 	}
 	return nil
 }

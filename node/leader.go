@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/clusterd/clusterd/allocator"
+	"github.com/clusterd/clusterd/gossip"
 	"github.com/clusterd/clusterd/node/jobs"
 	"github.com/clusterd/clusterd/raftfsm"
 )
@@ -33,6 +35,9 @@ type leaderState struct {
 	pending map[string]jobs.Pending
 	// usage is each agent's last usage report.
 	usage map[string]*usageReport
+	// loop is the leader loop, for the Mesos API handlers (set before the
+	// state is published in Node.leader; never nil after).
+	loop *leaderLoop
 }
 
 func (l *leaderState) recordUsage(rep *usageReport) {
@@ -61,7 +66,8 @@ type appliedEvent struct {
 // of apply and must not block.
 func (l *leaderState) observe(index uint64, cmd raftfsm.Command, res *raftfsm.Result) {
 	switch cmd.(type) {
-	case *raftfsm.TaskStatusBatch, *raftfsm.RegisterNode, *raftfsm.SetNodeState, *raftfsm.UpsertJob, *raftfsm.DeleteJob, *raftfsm.KillTasks:
+	case *raftfsm.TaskStatusBatch, *raftfsm.RegisterNode, *raftfsm.SetNodeState, *raftfsm.UpsertJob, *raftfsm.DeleteJob, *raftfsm.KillTasks,
+		*raftfsm.Acknowledge, *raftfsm.UpdateRoles, *raftfsm.RemoveFramework:
 	default:
 		return // the leader loop wrote it itself, or it does not affect allocation
 	}
@@ -94,29 +100,33 @@ func (l *leaderState) Pending(job string) (jobs.Pending, bool) {
 	return p, ok
 }
 
-// leaderLoop is the leader's single goroutine that owns the allocator.
+// leaderLoop is the leader's soft state and its goroutine: it owns the
+// allocator and the connections of Mesos frameworks. mu guards them: the
+// loop holds it for a step, the Mesos API handlers for a call.
 type leaderLoop struct {
 	n       *Node
 	state   *leaderState
+	mu      sync.Mutex
 	alloc   *allocator.Allocator
 	rebuilt uint64 // raft index the allocator was rebuilt at
+	started time.Time
 	wakeAt  time.Time
 	lastGC  time.Time
 	members membership
+	// jobRoles are the roles the built-in framework is registered in.
+	jobRoles map[string]bool
+	sched    schedulers
+	// recovering holds offers back after the leader change (see
+	// checkRecovery).
+	recovering bool
+	// stopped is closed when this node stops leading.
+	stopped chan struct{}
 }
 
 func (n *Node) runLeader(ctx context.Context) {
 	n.metrics.isLeader.Set(1)
 	defer n.metrics.isLeader.Set(0)
 	st := &leaderState{kick: make(chan struct{}, 1), pending: map[string]jobs.Pending{}}
-	n.leaderMu.Lock()
-	n.leader = st
-	n.leaderMu.Unlock()
-	defer func() {
-		n.leaderMu.Lock()
-		n.leader = nil
-		n.leaderMu.Unlock()
-	}()
 
 	// The barrier makes sure every entry committed by earlier leaders is
 	// applied before soft state is rebuilt from the FSM.
@@ -133,19 +143,35 @@ func (n *Node) runLeader(ctx context.Context) {
 	term := n.raft.raft.Stats()["term"]
 	cfg := allocator.DefaultConfig()
 	cfg.OfferIDPrefix = "O" + term
-	l := &leaderLoop{n: n, state: st, alloc: allocator.New(cfg)}
+	cfg.OfferTimeout = n.cfg.OfferTimeout
+	l := newLeaderLoop(n, st, allocator.New(cfg))
+	l.mu.Lock()
 	l.rebuild()
+	l.recovering = true
+	l.alloc.Pause()
+	l.mu.Unlock()
+	n.leaderMu.Lock()
+	n.leader = st
+	n.leaderMu.Unlock()
+	defer func() {
+		n.leaderMu.Lock()
+		n.leader = nil
+		n.leaderMu.Unlock()
+		close(l.stopped)
+		l.mu.Lock()
+		l.sched.closeAll("the leader stepped down; subscribe again (to the new leader)")
+		l.mu.Unlock()
+	}()
 	n.log.Info("leading the cluster", "term", term, "agents", len(n.fsm.View().Nodes()))
 
 	tick := time.NewTicker(n.cfg.AllocationInterval)
 	defer tick.Stop()
 	for {
+		l.mu.Lock()
 		l.step(time.Now())
+		at := l.nextWake()
+		l.mu.Unlock()
 		var wake <-chan time.Time
-		at := l.wakeAt
-		if m := l.members.wakeAt; !m.IsZero() && (at.IsZero() || m.Before(at)) {
-			at = m
-		}
 		var timer *time.Timer
 		if !at.IsZero() {
 			timer = time.NewTimer(time.Until(at))
@@ -164,34 +190,143 @@ func (n *Node) runLeader(ctx context.Context) {
 	}
 }
 
-// rebuild loads agents, the built-in framework and every active task from the
-// replicated state into a fresh allocator.
+func newLeaderLoop(n *Node, st *leaderState, alloc *allocator.Allocator) *leaderLoop {
+	l := &leaderLoop{n: n, state: st, alloc: alloc, started: time.Now(), jobRoles: map[string]bool{}, stopped: make(chan struct{})}
+	l.sched.init()
+	st.loop = l
+	return l
+}
+
+// nextWake is the earliest time something is due: a job's backoff, a
+// membership grace period, a status update to resend, a failover timeout.
+func (l *leaderLoop) nextWake() time.Time {
+	at := time.Time{}
+	for _, t := range []time.Time{l.wakeAt, l.members.wakeAt, l.sched.wakeAt} {
+		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
+			at = t
+		}
+	}
+	return at
+}
+
+// clientID is the allocator's name for a framework in one of its roles: a
+// Mesos MULTI_ROLE framework is one allocator framework per role, each
+// sorted in its own role by what it holds there, as Mesos's hierarchical
+// allocator sorts them. Framework ids never contain '@' (see
+// validFrameworkID).
+func clientID(fw, role string) allocator.FrameworkID {
+	return allocator.FrameworkID(fw + "@" + role)
+}
+
+// splitClient is clientID's inverse.
+func splitClient(id allocator.FrameworkID) (fw, role string) {
+	fw, role, _ = strings.Cut(string(id), "@")
+	return fw, role
+}
+
+// addClient registers a framework in a role with the allocator; it is a
+// no-op when it already is.
+func (l *leaderLoop) addClient(fw, name, role string) {
+	_ = l.alloc.AddFramework(allocator.Framework{ID: clientID(fw, role), Name: name, Role: role})
+}
+
+// rebuild loads roles, agents, reservations, the built-in framework and
+// every active task from the replicated state into a fresh allocator.
+// Frameworks of the Mesos API are not connected to a new leader: their
+// tasks are counted, but they get no offers until they subscribe.
 func (l *leaderLoop) rebuild() {
 	v := l.n.fsm.View()
 	l.rebuilt = v.Index()
-	_ = l.alloc.AddFramework(allocator.Framework{ID: jobs.FrameworkID, Name: "clusterd jobs", Role: "*"})
+	for _, r := range v.Roles() {
+		l.applyRole(r)
+	}
+	l.addJobsRole(jobs.DefaultRole)
 	for _, nd := range v.Nodes() {
 		l.syncAgent(nd)
 	}
+	idle := map[allocator.FrameworkID]bool{}
 	for _, t := range v.ActiveTasks() {
-		// A task of a framework that is not connected right now still holds
-		// its resources: account it to that framework, or it would be
-		// offered twice.
-		_ = l.alloc.AddFramework(allocator.Framework{ID: allocator.FrameworkID(t.Framework), Name: t.Framework, Role: "*"})
-		if err := l.alloc.AddTask(t.ID, allocator.FrameworkID(t.Framework), allocator.AgentID(t.Node), toAlloc(t.Resources)); err != nil {
+		id := clientID(t.Framework, t.AllocationRole())
+		if t.Framework == jobs.FrameworkID {
+			l.addJobsRole(t.AllocationRole())
+		} else if _, ok := l.alloc.FrameworkRole(id); !ok {
+			// A task of a framework that is not connected right now still
+			// holds its resources: account it to that framework, or it
+			// would be offered twice.
+			l.addClient(t.Framework, t.Framework, t.AllocationRole())
+			idle[id] = true
+		}
+		if err := l.alloc.AddTask(t.ID, id, allocator.AgentID(t.Node), toAlloc(t.Resources)); err != nil {
 			l.n.log.Warn("rebuild allocation: task does not fit its node", "task", t.ID, "err", err)
+		}
+	}
+	for id := range idle {
+		l.alloc.RemoveFramework(id) // its tasks stay allocated
+	}
+}
+
+func (l *leaderLoop) addJobsRole(role string) {
+	if !l.jobRoles[role] {
+		l.jobRoles[role] = true
+		l.addClient(jobs.FrameworkID, "clusterd jobs", role)
+	}
+}
+
+// reviveJobs wants offers again for the built-in framework in every role.
+func (l *leaderLoop) reviveJobs() {
+	for role := range l.jobRoles {
+		l.alloc.Revive(clientID(jobs.FrameworkID, role))
+	}
+}
+
+func (l *leaderLoop) applyRole(r *raftfsm.Role) {
+	if err := l.alloc.SetRoleWeight(r.Name, r.EffectiveWeight()); err != nil {
+		l.n.log.Warn("role weight", "role", r.Name, "err", err)
+	}
+	if r.Name != allocator.DefaultRole {
+		if err := l.alloc.SetQuota(r.Name, toAlloc(r.Quota)); err != nil {
+			l.n.log.Warn("role quota", "role", r.Name, "err", err)
 		}
 	}
 }
 
+// syncAgent brings the allocator's view of an agent in line with the
+// replicated node: gone when down or left, not offered unless ready.
 func (l *leaderLoop) syncAgent(nd *raftfsm.Node) {
+	id := allocator.AgentID(nd.ID)
 	if nd.State == raftfsm.NodeLeft || nd.State == raftfsm.NodeDown {
-		l.alloc.RemoveAgent(allocator.AgentID(nd.ID))
+		l.rescinded(l.alloc.RemoveAgent(id))
 		return
 	}
-	ag := allocator.Agent{ID: allocator.AgentID(nd.ID), Hostname: nd.Name, Total: toAlloc(nd.Total), Attributes: nd.Attributes}
+	ag := allocator.Agent{ID: id, Hostname: nd.Name, Total: toAlloc(nd.Total), Attributes: nd.Attributes}
+	if len(nd.Reserved) > 0 {
+		ag.Reserved = map[string]allocator.Resources{}
+		for role, r := range nd.Reserved {
+			ag.Reserved[role] = toAlloc(r)
+		}
+	}
 	if err := l.alloc.AddAgent(ag); err != nil {
-		l.alloc.UpdateAgent(ag)
+		l.rescinded(l.alloc.UpdateAgent(ag))
+	}
+	// Dynamic reservations: the allocator keeps those it has; add what the
+	// state has beyond them (after a rebuild, all of them).
+	have := l.alloc.AgentDynamicReserved(id)
+	for role, r := range nd.Dynamic {
+		want := toAlloc(r)
+		if h, ok := have[role]; ok && h.Contains(want) {
+			continue
+		}
+		if h, ok := have[role]; ok {
+			want = want.Sub(h)
+		}
+		if err := l.alloc.Reserve(id, role, want); err != nil {
+			l.n.log.Warn("dynamic reservation does not fit its agent", "agent", nd.Name, "role", role, "err", err)
+		}
+	}
+	if nd.State == raftfsm.NodeReady {
+		l.alloc.ActivateAgent(id)
+	} else {
+		l.rescinded(l.alloc.DeactivateAgent(id))
 	}
 }
 
@@ -202,7 +337,8 @@ func (l *leaderLoop) syncAgentByID(id string) {
 }
 
 // step feeds new apply results to the allocator, allocates, and lets the
-// built-in jobs framework act on its offers.
+// frameworks act: the built-in one decides here, Mesos frameworks get
+// their offers and status updates sent.
 func (l *leaderLoop) step(now time.Time) {
 	revive := false
 	for _, ev := range l.state.takeEvents() {
@@ -219,23 +355,101 @@ func (l *leaderLoop) step(now time.Time) {
 			l.syncAgentByID(c.Node.ID)
 		case *raftfsm.SetNodeState:
 			l.syncAgentByID(c.ID)
-		case *raftfsm.UpsertJob, *raftfsm.DeleteJob, *raftfsm.KillTasks:
+			for _, t := range ev.res.Ended {
+				l.alloc.RemoveTask(t.ID)
+				revive = true
+			}
+			if c.State == raftfsm.NodeDown || c.State == raftfsm.NodeLeft {
+				l.sched.agentFailed(c.ID)
+			}
+		case *raftfsm.UpdateRoles:
+			v := l.n.fsm.View()
+			for _, u := range c.Updates {
+				r := v.Role(u.Role)
+				if r == nil {
+					r = &raftfsm.Role{Name: u.Role}
+				}
+				l.applyRole(r)
+			}
+		case *raftfsm.UpsertJob, *raftfsm.DeleteJob, *raftfsm.KillTasks, *raftfsm.RemoveFramework:
 			revive = true
 		}
 	}
 	if revive {
-		l.alloc.Revive(jobs.FrameworkID)
+		l.reviveJobs()
 	}
 	l.checkMembership(now)
-	l.alloc.Expire(now)
+	l.checkRecovery(now)
+	l.rescinded(l.alloc.Expire(now))
 	l.n.metrics.allocationRuns.Inc()
-	l.n.metrics.offersMade.Add(float64(len(l.alloc.Allocate(now))))
+	offers := l.alloc.Allocate(now)
+	l.n.metrics.offersMade.Add(float64(len(offers)))
+	l.sched.sendOffers(l, offers)
 	l.runJobs(now)
+	l.sched.checkFailovers(l, now)
+	l.sched.sendUpdates(l, now)
 	if now.Sub(l.lastGC) >= gcInterval {
 		l.lastGC = now
 		l.collectGarbage(now)
 	}
 }
+
+// rescinded tells Mesos frameworks their offers are gone.
+func (l *leaderLoop) rescinded(offers []allocator.Offer) {
+	l.sched.rescind(offers)
+}
+
+// checkRecovery resumes offers after a leader change once most agents are
+// alive in gossip and most frameworks that were connected to the previous
+// leader have subscribed again, or RecoveryTimeout passed: offering
+// everything to whoever comes back first would hand the built-in framework
+// what the others held (Mesos pauses its allocator for the same reason).
+func (l *leaderLoop) checkRecovery(now time.Time) {
+	if !l.recovering {
+		return
+	}
+	done := now.Sub(l.started) >= l.n.cfg.RecoveryTimeout
+	if !done {
+		alive := map[string]bool{l.n.id: true}
+		if l.n.gossip != nil {
+			for _, m := range l.n.gossip.Members() {
+				if m.State == gossip.Alive || m.State == gossip.Suspect {
+					alive[m.ID] = true
+				}
+			}
+		}
+		v := l.n.fsm.View()
+		agents, back := 0, 0
+		for _, nd := range v.Nodes() {
+			if nd.State == raftfsm.NodeReady {
+				agents++
+				if alive[nd.ID] {
+					back++
+				}
+			}
+		}
+		fws, subscribed := 0, 0
+		for _, fw := range v.Frameworks() {
+			if !fw.Removed() && fw.DisconnectedAt.IsZero() {
+				fws++
+				if l.sched.connected(fw.ID) {
+					subscribed++
+				}
+			}
+		}
+		done = mostly(back, agents) && mostly(subscribed, fws)
+	}
+	if done {
+		l.recovering = false
+		l.alloc.Resume()
+		l.n.log.Info("offers resumed after the leader change", "after", now.Sub(l.started).Round(time.Millisecond))
+	} else if due := l.started.Add(l.n.cfg.RecoveryTimeout); l.wakeAt.IsZero() || due.Before(l.wakeAt) {
+		l.wakeAt = due
+	}
+}
+
+// mostly is Mesos's recovery threshold: 80%.
+func mostly(part, whole int) bool { return whole == 0 || part*5 >= whole*4 }
 
 // runJobs runs the built-in framework over the offers it holds.
 func (l *leaderLoop) runJobs(now time.Time) {
@@ -243,11 +457,10 @@ func (l *leaderLoop) runJobs(now time.Time) {
 	in := jobs.Input{Now: now, Jobs: v.Jobs(), Tasks: map[string][]*raftfsm.Task{}, NewTaskID: newTaskID}
 	for _, j := range in.Jobs {
 		in.Tasks[j.Spec.ID] = v.TasksOfJob(j.Spec.ID)
+		l.addJobsRole(jobs.RoleOf(j.Spec))
 	}
-	for _, o := range l.alloc.Offers() {
-		if o.Framework == jobs.FrameworkID {
-			in.Offers = append(in.Offers, o)
-		}
+	for role := range l.jobRoles {
+		in.Offers = append(in.Offers, l.alloc.FrameworkOffers(clientID(jobs.FrameworkID, role))...)
 	}
 	for _, nd := range v.Nodes() {
 		if nd.State != raftfsm.NodeReady {
@@ -266,7 +479,7 @@ func (l *leaderLoop) runJobs(now time.Time) {
 		}
 		// Leftover resources go straight back to the pool, unfiltered: the
 		// framework may still have work that fits once something frees up.
-		if err := l.alloc.Accept(now, jobs.FrameworkID, acc.Offers, launches, -1); err != nil {
+		if err := l.alloc.Accept(now, clientID(jobs.FrameworkID, acc.Role), acc.Offers, launches, -1); err != nil {
 			l.n.log.Error("built-in framework's accept was rejected", "agent", acc.Agent, "err", err)
 			continue
 		}
@@ -288,7 +501,9 @@ func (l *leaderLoop) runJobs(now time.Time) {
 		if plan.Waiting {
 			refuse = -1
 		}
-		_ = l.alloc.Decline(now, jobs.FrameworkID, plan.Unused, refuse)
+		for _, o := range plan.Unused {
+			_ = l.alloc.Decline(now, o.Framework, []allocator.OfferID{o.ID}, refuse)
+		}
 	}
 	if len(plan.Kill) > 0 {
 		if _, err := l.n.apply(&raftfsm.KillTasks{IDs: plan.Kill, At: now}); err != nil {
@@ -318,6 +533,9 @@ func (l *leaderLoop) collectGarbage(now time.Time) {
 	for _, t := range all {
 		if t.Active() || now.Sub(t.UpdatedAt) < taskRetention {
 			continue
+		}
+		if len(t.Unacked) > 0 {
+			continue // its framework has not heard of its end yet
 		}
 		j := v.Job(t.Job)
 		if j == nil || latest[t.Job][t.Instance] != t.Attempt || t.Instance >= j.Spec.Instances {

@@ -95,7 +95,7 @@ func (l *leaderLoop) setNodeState(nd *raftfsm.Node, state, reason string) {
 		l.alloc.RemoveTask(t.ID)
 	}
 	l.syncAgentByID(nd.ID)
-	l.alloc.Revive("clusterd-jobs")
+	l.reviveJobs()
 }
 
 // manageVoters keeps the number of Raft voters at its target: it removes

@@ -120,6 +120,9 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	if n.machine, err = isolate.Detect(n.cfg.DataDir); err != nil {
 		return fmt.Errorf("detect resources: %w (set them with --resources)", err)
 	}
+	if err := n.checkReservations(); err != nil {
+		return err
+	}
 	iso, why, err := isolate.Open(ctx, n.cfg.Isolator, isolate.ProcessConfig{Dir: filepath.Join(n.cfg.DataDir, "agent"), Logger: n.log.With("component", "isolator")})
 	if err != nil {
 		return fmt.Errorf("isolator: %w", err)
@@ -148,7 +151,8 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	defer n.gossip.Shutdown()
 
 	srv := &http.Server{
-		Handler:           n.internalHandler(web.NewHandler(web.Config{Backend: &backend{n: n}, Gatherer: n.registry, Registerer: n.registry, Logger: n.log.With("component", "http")})),
+		Handler: n.internalHandler(web.NewHandler(web.Config{Backend: &backend{n: n}, Mesos: &mesosBackend{n: n},
+			Gatherer: n.registry, Registerer: n.registry, Logger: n.log.With("component", "http")})),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	var wg sync.WaitGroup

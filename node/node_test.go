@@ -15,6 +15,12 @@ import (
 // loopback, the process isolator) inside the test process.
 func startNode(t testing.TB) *Node {
 	t.Helper()
+	return startNodeWith(t, nil)
+}
+
+// startNodeWith is startNode with configuration changes.
+func startNodeWith(t testing.TB, change func(*Config)) *Node {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.Bind = "127.0.0.1"
@@ -23,6 +29,9 @@ func startNode(t testing.TB) *Node {
 	cfg.Bootstrap = true
 	cfg.Isolator = "process"
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if change != nil {
+		change(&cfg)
+	}
 	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +109,7 @@ func TestLeaderRebuildsAllocationFromReplicatedState(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _, _ = n.apply(&raftfsm.KillTasks{IDs: []string{"big"}, At: time.Now()}) }()
-	l := &leaderLoop{n: n, state: &leaderState{kick: make(chan struct{}, 1)}, alloc: newAllocatorForTest()}
+	l := newLeaderLoop(n, &leaderState{kick: make(chan struct{}, 1)}, newAllocatorForTest())
 	l.rebuild()
 	free := l.alloc.AgentFree(allocatorAgent(n.id))
 	if free.CPUs > total.CPUs/2+1e-9 {

@@ -27,12 +27,16 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Logger receives 500s and failures inside streams. Nil discards.
 	Logger *slog.Logger
+	// Mesos serves the Mesos-compatible endpoints (/api/v1/scheduler,
+	// /api/v1, /master/state, /master/redirect). When nil they answer 404.
+	Mesos MesosMaster
 }
 
 // server holds the handlers' shared state. Tests in this package build one
 // with newServer to shorten intervals.
 type server struct {
 	backend Backend
+	mesos   MesosMaster
 	log     *slog.Logger
 	// pingInterval is how often the event stream sends a keep-alive comment.
 	pingInterval time.Duration
@@ -50,6 +54,7 @@ func newServer(cfg Config) *server {
 	}
 	return &server{
 		backend:      cfg.Backend,
+		mesos:        cfg.Mesos,
 		log:          log,
 		pingInterval: 15 * time.Second,
 		pollInterval: 200 * time.Millisecond,
@@ -57,7 +62,8 @@ func newServer(cfg Config) *server {
 }
 
 // NewHandler returns clusterd's HTTP surface: the /v1 API, /v1/events,
-// /metrics, /health and the dashboard at /. It panics if cfg.Backend is nil.
+// the Mesos-compatible endpoints, /metrics, /health and the dashboard at /.
+// It panics if cfg.Backend is nil.
 func NewHandler(cfg Config) http.Handler {
 	return newServer(cfg).handler(cfg)
 }
@@ -96,6 +102,18 @@ func (s *server) handler(cfg Config) http.Handler {
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, r, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path, "")
 	})
+
+	if s.mesos != nil {
+		// Mesos clients use both the short paths and the /master/ ones.
+		for _, prefix := range []string{"", "/master"} {
+			mux.HandleFunc(prefix+"/api/v1/scheduler", s.scheduler)
+			mux.HandleFunc(prefix+"/api/v1", s.operator)
+		}
+		mux.HandleFunc("GET /master/state", s.masterState)
+		mux.HandleFunc("GET /master/state.json", s.masterState)
+		mux.HandleFunc("GET /master/redirect", s.masterRedirect)
+		mux.HandleFunc("GET /master/redirect/", s.masterRedirect)
+	}
 
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -153,7 +153,7 @@ func TestSubmitJobCreatesThenUpdates(t *testing.T) {
 	var job api.Job
 	resp := e.do(t, "POST", "/v1/jobs", spec)
 	expectJSON(t, resp, http.StatusCreated, &job)
-	if job.ID != "hello" || job.Version != 1 || job.Role != "*" || job.Retries == nil || *job.Retries != 2 {
+	if job.ID != "hello" || job.Version != 1 || job.Role != api.DefaultJobRole || job.Retries == nil || *job.Retries != 2 {
 		t.Errorf("created job = %+v (defaults must be applied before the backend)", job)
 	}
 	if loc := resp.Header.Get("Location"); loc != "/v1/jobs/hello" {

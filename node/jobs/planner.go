@@ -20,8 +20,22 @@ import (
 	"github.com/clusterd/clusterd/raftfsm"
 )
 
-// FrameworkID is the built-in framework's id in the allocator and on tasks.
+// FrameworkID is the built-in framework's id on tasks.
 const FrameworkID = "clusterd-jobs"
+
+// DefaultRole is the built-in framework's own role: jobs that name no role
+// are accounted to it, beside the roles of Mesos frameworks. A job that
+// names a role (to use its reservations, within its quota) is placed on
+// offers made to the framework in that role.
+const DefaultRole = "jobs"
+
+// RoleOf is the role a job's tasks are allocated to.
+func RoleOf(spec raftfsm.JobSpec) string {
+	if spec.Role == "" {
+		return DefaultRole
+	}
+	return spec.Role
+}
 
 const (
 	// Restart backoff for failing instances: 1s, 2s, 4s, ... capped.
@@ -53,11 +67,13 @@ type Input struct {
 	NewTaskID func(job string, instance int) string
 }
 
-// Accept is a set of tasks to launch on one agent's offers.
+// Accept is a set of tasks to launch on one agent's offers of one role.
 type Accept struct {
-	Agent  allocator.AgentID
-	Offers []allocator.OfferID
-	Tasks  []raftfsm.Task
+	Agent     allocator.AgentID
+	Role      string
+	Framework allocator.FrameworkID // the offers' framework, as the allocator names it
+	Offers    []allocator.OfferID
+	Tasks     []raftfsm.Task
 }
 
 // Pending says why some instances of a job were not placed.
@@ -72,7 +88,7 @@ type Pending struct {
 type Plan struct {
 	Accepts []Accept
 	// Unused are offers with nothing launched on them.
-	Unused []allocator.OfferID
+	Unused []allocator.Offer
 	// Kill are task ids to kill (scale down, replaced versions).
 	Kill []string
 	// Pending is keyed by job id.
@@ -92,13 +108,16 @@ type instanceNeed struct {
 	failures int
 }
 
-// offerSpace tracks what is left of the offers on one agent while placing.
+// offerSpace tracks what is left of the offers on one agent, in one role,
+// while placing.
 type offerSpace struct {
-	agent  allocator.AgentID
-	name   string
-	offers []allocator.OfferID
-	left   allocator.Resources
-	tasks  []raftfsm.Task
+	agent     allocator.AgentID
+	role      string
+	framework allocator.FrameworkID
+	name      string
+	offers    []allocator.Offer
+	left      allocator.Resources
+	tasks     []raftfsm.Task
 }
 
 // Decide plans launches and kills for every job.
@@ -134,7 +153,11 @@ func Decide(in Input) Plan {
 			p.Unused = append(p.Unused, s.offers...)
 			continue
 		}
-		p.Accepts = append(p.Accepts, Accept{Agent: s.agent, Offers: s.offers, Tasks: s.tasks})
+		ids := make([]allocator.OfferID, len(s.offers))
+		for i, o := range s.offers {
+			ids[i] = o.ID
+		}
+		p.Accepts = append(p.Accepts, Accept{Agent: s.agent, Role: s.role, Framework: s.framework, Offers: ids, Tasks: s.tasks})
 	}
 	for id, ns := range unplaced {
 		p.Pending[id] = explain(ns[0].job, len(ns), in.Hosts)
@@ -248,19 +271,29 @@ func Backoff(failures int) time.Duration {
 }
 
 func groupOffers(offers []allocator.Offer) []*offerSpace {
-	byAgent := map[allocator.AgentID]*offerSpace{}
+	type key struct {
+		agent allocator.AgentID
+		role  string
+	}
+	byKey := map[key]*offerSpace{}
 	var out []*offerSpace
 	for _, o := range offers {
-		s := byAgent[o.Agent]
+		k := key{o.Agent, o.Role}
+		s := byKey[k]
 		if s == nil {
-			s = &offerSpace{agent: o.Agent, name: o.Hostname}
-			byAgent[o.Agent] = s
+			s = &offerSpace{agent: o.Agent, role: o.Role, framework: o.Framework, name: o.Hostname}
+			byKey[k] = s
 			out = append(out, s)
 		}
-		s.offers = append(s.offers, o.ID)
+		s.offers = append(s.offers, o)
 		s.left = s.left.Add(o.Resources)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].agent < out[j].agent })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].agent != out[j].agent {
+			return out[i].agent < out[j].agent
+		}
+		return out[i].role < out[j].role
+	})
 	return out
 }
 
@@ -273,8 +306,9 @@ func wants(spec raftfsm.JobSpec) allocator.Resources {
 func place(spaces []*offerSpace, need instanceNeed, newID func(string, int) string) bool {
 	spec := need.job.Spec
 	res := wants(spec)
+	role := RoleOf(spec)
 	for _, s := range spaces {
-		if !s.left.Contains(res) {
+		if s.role != role || !s.left.Contains(res) {
 			continue
 		}
 		var ports []allocator.PortRange
@@ -299,6 +333,7 @@ func place(spaces []*offerSpace, need instanceNeed, newID func(string, int) stri
 		s.tasks = append(s.tasks, raftfsm.Task{
 			ID:               newID(spec.ID, need.instance),
 			Framework:        FrameworkID,
+			Role:             role,
 			Job:              spec.ID,
 			JobVersion:       need.job.Version,
 			Instance:         need.instance,

@@ -37,11 +37,21 @@ func batch(id string, instances, retries int, cpus, mem float64) *raftfsm.Job {
 	return j
 }
 
+// unusedIDs are the ids of the offers a plan left unused.
+func unusedIDs(p Plan) []allocator.OfferID {
+	var ids []allocator.OfferID
+	for _, o := range p.Unused {
+		ids = append(ids, o.ID)
+	}
+	return ids
+}
+
 // offer is an offer to the jobs framework of cpus, mem and the given ports on agent.
 func offer(id, agent string, cpus, mem float64, ports ...allocator.PortRange) allocator.Offer {
 	return allocator.Offer{
 		ID:        allocator.OfferID(id),
-		Framework: FrameworkID,
+		Framework: FrameworkID + "@" + DefaultRole,
+		Role:      DefaultRole,
 		Agent:     allocator.AgentID(agent),
 		Hostname:  agent + ".example",
 		Resources: allocator.Resources{CPUs: cpus, Mem: mem, Disk: 1000, Ports: ports},
@@ -197,7 +207,7 @@ func TestNothingToDoLeavesOffersUnused(t *testing.T) {
 	if len(p.Accepts) != 0 || len(p.Kill) != 0 || len(p.Pending) != 0 || p.Waiting || !p.WakeAt.IsZero() {
 		t.Errorf("plan = %+v, want nothing launched, killed, pending or waiting", p)
 	}
-	if got := p.Unused; !slices.Equal(got, offerIDs("o1", "o2")) {
+	if got := p.Unused; !slices.Equal(unusedIDs(p), offerIDs("o1", "o2")) {
 		t.Errorf("unused = %v, want [o1 o2]", got)
 	}
 }
@@ -214,7 +224,7 @@ func TestOffersOfOneAgentAreAcceptedTogether(t *testing.T) {
 	if got := sorted(stringsOf(p.Accepts[0].Offers)); !slices.Equal(got, []string{"o1", "o2"}) {
 		t.Errorf("accepted offers %v, want both of agent-1's [o1 o2]", got)
 	}
-	if !slices.Equal(p.Unused, offerIDs("o3")) {
+	if !slices.Equal(unusedIDs(p), offerIDs("o3")) {
 		t.Errorf("unused = %v, want [o3]", p.Unused)
 	}
 }
@@ -265,7 +275,7 @@ func TestServiceBacksOffAfterFailures(t *testing.T) {
 	if p.Waiting || len(p.Pending) != 0 {
 		t.Errorf("waiting %v pending %v, want a backing-off instance not reported as waiting for resources", p.Waiting, p.Pending)
 	}
-	if !slices.Equal(p.Unused, offerIDs("o1")) {
+	if !slices.Equal(unusedIDs(p), offerIDs("o1")) {
 		t.Errorf("unused = %v, want [o1]", p.Unused)
 	}
 
@@ -833,7 +843,7 @@ func TestNeverPlacesMoreThanOffered(t *testing.T) {
 				}
 				total = total.Add(r)
 				offers = append(offers, allocator.Offer{
-					ID: allocator.OfferID(fmt.Sprintf("%s-o%d", agent, k)), Framework: FrameworkID,
+					ID: allocator.OfferID(fmt.Sprintf("%s-o%d", agent, k)), Framework: FrameworkID, Role: DefaultRole,
 					Agent: allocator.AgentID(agent), Resources: r,
 				})
 			}
@@ -895,8 +905,8 @@ func TestNeverPlacesMoreThanOffered(t *testing.T) {
 				t.Fatalf("iter %d: accept on %s launches %v but its offers hold %v", iter, a.Agent, used, have)
 			}
 		}
-		for _, id := range p.Unused {
-			seen[id]++
+		for _, o := range p.Unused {
+			seen[o.ID]++
 		}
 		for _, o := range offers {
 			if seen[o.ID] != 1 {
@@ -927,4 +937,25 @@ func TestNeverPlacesMoreThanOffered(t *testing.T) {
 		t.Errorf("random cases placed %d (%d with ports) and left %d pending; generator too lopsided", totalPlaced, withPorts, totalPending)
 	}
 	t.Logf("placed %d tasks (%d with ports), %d pending", totalPlaced, withPorts, totalPending)
+}
+
+func TestJobsArePlacedOnlyOnOffersOfTheirRole(t *testing.T) {
+	plain := service("plain", 1, 1, 256)
+	analytics := service("analytics", 1, 1, 256)
+	analytics.Spec.Role = "analytics"
+	reserved := offer("o2", "agent-1", 4, 4096)
+	reserved.Role, reserved.Framework = "analytics", FrameworkID+"@analytics"
+	p := Decide(input(t0, []*raftfsm.Job{plain, analytics}, nil, offer("o1", "agent-1", 1, 256), reserved))
+	placed := map[string]string{}
+	for _, a := range p.Accepts {
+		for _, tk := range a.Tasks {
+			placed[tk.Job] = a.Role
+			if tk.Role != a.Role {
+				t.Errorf("task %s has role %q in an accept of role %q", tk.ID, tk.Role, a.Role)
+			}
+		}
+	}
+	if placed["plain"] != DefaultRole || placed["analytics"] != "analytics" {
+		t.Fatalf("placed by role: %v; want plain on the %s offer, analytics on the analytics one", placed, DefaultRole)
+	}
 }

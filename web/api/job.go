@@ -49,7 +49,9 @@ type JobSpec struct {
 	Retries *int `json:"retries,omitempty"`
 	// KillGraceSeconds is the time between SIGTERM and SIGKILL (default 5).
 	KillGraceSeconds *float64 `json:"kill_grace_seconds,omitempty"`
-	// Role is the allocation role the job's tasks are accounted to (default "*").
+	// Role is the allocation role the job's tasks are accounted to (default
+	// "jobs", the built-in framework's own role; "*" is the default role of
+	// Mesos frameworks that name none).
 	Role string `json:"role,omitempty"`
 	// Profile is the sandbox: "hardened" (the default: a dynamic
 	// unprivileged user, read-only system, private /tmp and devices...) or
@@ -200,6 +202,10 @@ func (s *JobSpec) Validate() error {
 	return nil
 }
 
+// DefaultJobRole is the role of jobs that name none: the built-in
+// framework's own.
+const DefaultJobRole = "jobs"
+
 // ApplyDefaults fills in optional fields.
 func (s *JobSpec) ApplyDefaults() {
 	if s.Type == JobBatch && s.Retries == nil {
@@ -211,7 +217,7 @@ func (s *JobSpec) ApplyDefaults() {
 		s.KillGraceSeconds = &g
 	}
 	if s.Role == "" {
-		s.Role = "*"
+		s.Role = DefaultJobRole
 	}
 	if s.Profile == "" {
 		s.Profile = "hardened"

@@ -11,7 +11,7 @@ func TestDecodeJobSpecAcceptsAndDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec.Retries == nil || *spec.Retries != 2 || spec.KillGraceSeconds == nil || *spec.KillGraceSeconds != 5 || spec.Role != "*" || spec.Profile != "hardened" {
+	if spec.Retries == nil || *spec.Retries != 2 || spec.KillGraceSeconds == nil || *spec.KillGraceSeconds != 5 || spec.Role != DefaultJobRole || spec.Profile != "hardened" {
 		t.Fatalf("defaults not applied: %+v", spec)
 	}
 }

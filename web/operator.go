@@ -1,0 +1,118 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/clusterd/clusterd/web/mesos"
+)
+
+// operator serves POST /api/v1, the Mesos v1 operator API: reads answer
+// 200 with a JSON Response, changes 202, SUBSCRIBE a RecordIO event stream.
+func (s *server) operator(w http.ResponseWriter, r *http.Request) {
+	if !checkMesosRequest(w, r) || !checkAccept(w, r) {
+		return
+	}
+	body, ok := readMesosBody(w, r)
+	if !ok {
+		return
+	}
+	call, err := mesos.DecodeOperatorCall(body)
+	if err != nil {
+		writeMesosError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := call.Validate(); err != nil {
+		if errors.Is(err, mesos.ErrUnsupportedCall) {
+			writeMesosError(w, http.StatusNotImplemented, err.Error())
+			return
+		}
+		writeMesosError(w, http.StatusBadRequest, "Failed to validate master::Call: "+err.Error())
+		return
+	}
+	if call.Type == mesos.OperatorSubscribe {
+		s.operatorSubscribe(w, r)
+		return
+	}
+	resp, err := s.mesos.OperatorCall(r.Context(), call)
+	if err != nil {
+		s.writeMesosBackendError(w, r, err)
+		return
+	}
+	if resp == nil {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, resp)
+}
+
+func (s *server) operatorSubscribe(w http.ResponseWriter, r *http.Request) {
+	sub, err := s.mesos.OperatorSubscribe(r.Context())
+	if err != nil {
+		s.writeMesosBackendError(w, r, err)
+		return
+	}
+	defer sub.Close()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	out := mesos.NewWriter(flushingWriter{w, http.NewResponseController(w)})
+	heartbeat := time.NewTicker(sub.Heartbeat)
+	defer heartbeat.Stop()
+	for {
+		var ev *mesos.OperatorEvent
+		select {
+		case <-r.Context().Done():
+			return
+		case e, open := <-sub.Events:
+			if !open {
+				return
+			}
+			ev = e
+		case <-heartbeat.C:
+			ev = &mesos.OperatorEvent{Type: mesos.OperatorEventHeartbeat}
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			s.log.Error("encode operator event", "err", err)
+			return
+		}
+		if err := out.WriteRecord(b); err != nil {
+			return
+		}
+	}
+}
+
+// masterState serves GET /master/state, the v0 state document tools such
+// as Mesos-DNS and marathon-lb read.
+func (s *server) masterState(w http.ResponseWriter, r *http.Request) {
+	st, err := s.mesos.MasterState(r.Context())
+	if err != nil {
+		s.writeMesosBackendError(w, r, err)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, st)
+}
+
+// masterRedirect serves GET /master/redirect[/PATH]: 307 to PATH on the
+// leader (its root when none), as Mesos masters do.
+func (s *server) masterRedirect(w http.ResponseWriter, r *http.Request) {
+	base, err := s.mesos.LeaderURL(r.Context())
+	if err != nil {
+		s.writeMesosBackendError(w, r, err)
+		return
+	}
+	rest := strings.TrimPrefix(r.URL.Path, "/master/redirect")
+	if rest == "" {
+		rest = "/"
+	}
+	target := strings.TrimSuffix(base, "/") + rest
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Location", target)
+	w.WriteHeader(http.StatusTemporaryRedirect)
+}
