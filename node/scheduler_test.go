@@ -23,10 +23,18 @@ import (
 // again after 300ms.
 func startMesosNode(t *testing.T) (*Node, string) {
 	t.Helper()
+	return startMesosNodeWith(t, nil)
+}
+
+func startMesosNodeWith(t *testing.T, change func(*Config)) (*Node, string) {
+	t.Helper()
 	n := startNodeWith(t, func(c *Config) {
 		c.AllocationInterval = 50 * time.Millisecond
 		c.HeartbeatInterval = 300 * time.Millisecond
 		c.StatusRetryInterval = 300 * time.Millisecond
+		if change != nil {
+			change(c)
+		}
 	})
 	return n, "http://" + n.httpAddr
 }
