@@ -12,6 +12,7 @@ import (
 	"github.com/clusterd/clusterd/node/nodetest/mesosfw"
 	"github.com/clusterd/clusterd/raftfsm"
 	"github.com/clusterd/clusterd/web/api"
+	"github.com/clusterd/clusterd/web/mesos"
 )
 
 // These tests drive a real one-node cluster (raft, bolt, HTTP, the process
@@ -559,5 +560,105 @@ func TestBuiltInJobsAndAMesosFrameworkShareTheCluster(t *testing.T) {
 		if !slices.Contains(ids, fw) {
 			t.Errorf("role %s lists frameworks %v, want %s among them", role, ids, fw)
 		}
+	}
+}
+
+func TestANewLeaderHoldsOffersBackUntilFrameworksReturnOrATimeout(t *testing.T) {
+	n, base := startMesosNodeWith(t, func(c *Config) { c.RecoveryTimeout = time.Hour })
+	fi := mesosfw.FrameworkInfo("root", "returning")
+	fi["failover_timeout"] = 600.0
+	s := subscribe(t, base, fi)
+	nextOffer(t, s)
+
+	// A leader taking over now: the framework was connected to the
+	// previous one, and has not subscribed to this one yet.
+	takeOver := func() *leaderLoop {
+		l := newLeaderLoop(n, &leaderState{kick: make(chan struct{}, 1)}, newAllocatorForTest())
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.rebuild()
+		l.recovering = true
+		l.alloc.Pause()
+		return l
+	}
+	// step runs one round of the leader loop and reports whether offers
+	// are still held back.
+	step := func(l *leaderLoop, at time.Time) bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.step(at)
+		return l.alloc.Paused()
+	}
+	l := takeOver()
+	if !step(l, time.Now()) {
+		t.Fatal("a new leader offered resources before the connected framework came back")
+	}
+	// The framework subscribes to it: offers resume at once, and it gets one.
+	l.mu.Lock()
+	l.sched.conns[s.FrameworkID()] = &fwConn{id: s.FrameworkID(), events: make(chan *mesos.Event, eventBuffer), sent: map[string]*sentUpdate{}}
+	l.addClient(s.FrameworkID(), "returning", "*")
+	l.mu.Unlock()
+	if step(l, time.Now()) {
+		t.Fatal("offers did not resume once the framework was back")
+	}
+	if got := outstanding(l, s.FrameworkID()); got == 0 {
+		t.Fatal("the returning framework got no offer after the recovery")
+	}
+	// It never comes back: offers resume after the recovery timeout.
+	l = takeOver()
+	if !step(l, time.Now().Add(time.Hour-time.Second)) {
+		t.Fatal("offers resumed before the recovery timeout")
+	}
+	if step(l, time.Now().Add(time.Hour)) {
+		t.Fatal("offers still held back after the recovery timeout")
+	}
+}
+
+func outstanding(l *leaderLoop, fw string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.alloc.FrameworkOffers(clientID(fw, "*")))
+}
+
+func TestOffersHeldPastTheOfferTimeoutAreRescinded(t *testing.T) {
+	_, base := startMesosNodeWith(t, func(c *Config) { c.OfferTimeout = 300 * time.Millisecond })
+	s := subscribe(t, base, mesosfw.FrameworkInfo("root", "slow"))
+	offer := nextOffer(t, s)
+	ev, err := s.NextOfType("RESCIND", 5*time.Second)
+	if err != nil {
+		t.Fatalf("an offer held past the offer timeout was not rescinded: %v", err)
+	}
+	if id, _ := mesosfw.RescindedOfferID(ev); id != mesosfw.Str(offer, "id", "value") {
+		t.Fatalf("rescinded %s, want %s", id, mesosfw.Str(offer, "id", "value"))
+	}
+	// Accepting it now is accepting an offer that no longer exists.
+	agent := mesosfw.Str(offer, "agent_id", "value")
+	accepted(t, s, mesosfw.Accept([]string{mesosfw.Str(offer, "id", "value")}, mesosfw.Launch(sleepTask("late", "late", agent))))
+	expectUpdate(t, s, "late", "TASK_LOST", "REASON_INVALID_OFFERS")
+}
+
+func TestUpdateFrameworkChangesRolesAndRescindsTheOffersOfRolesLeft(t *testing.T) {
+	n, base := startMesosNode(t)
+	fi := mesosfw.FrameworkInfo("root", "mover", "first")
+	s := subscribe(t, base, fi)
+	offer := nextOffer(t, s)
+	if mesosfw.Str(offer, "allocation_info", "role") != "first" {
+		t.Fatalf("offer %v, want it allocated to role first", offer)
+	}
+	fi["id"] = mesosfw.ID(s.FrameworkID())
+	fi["roles"] = []any{"second"}
+	fi["failover_timeout"] = 30.0
+	if resp := call(t, s, mesosfw.UpdateFramework(fi)); resp.Status != http.StatusOK {
+		t.Fatalf("UPDATE_FRAMEWORK: %d %s", resp.Status, resp.Body)
+	}
+	if _, err := s.NextOfType("RESCIND", 5*time.Second); err != nil {
+		t.Fatalf("the offer of the role left was not rescinded: %v", err)
+	}
+	offer = nextOffer(t, s)
+	if mesosfw.Str(offer, "allocation_info", "role") != "second" {
+		t.Fatalf("offer after UPDATE_FRAMEWORK %v, want role second", offer)
+	}
+	if fw := n.fsm.View().Framework(s.FrameworkID()); !slices.Equal(fw.Roles, []string{"second"}) || fw.FailoverTimeout != 30 {
+		t.Fatalf("replicated framework after UPDATE_FRAMEWORK: %+v", fw)
 	}
 }

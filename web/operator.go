@@ -43,7 +43,13 @@ func (s *server) operator(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if resp == nil {
-		w.WriteHeader(http.StatusAccepted)
+		// As Mesos answers: reservations are applied asynchronously (202),
+		// the other changes are done when the call returns (200).
+		status := http.StatusOK
+		if call.Type == mesos.OperatorReserveResources || call.Type == mesos.OperatorUnreserveResources {
+			status = http.StatusAccepted
+		}
+		w.WriteHeader(status)
 		return
 	}
 	writeJSON(w, r, http.StatusOK, resp)

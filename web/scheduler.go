@@ -213,6 +213,11 @@ func (s *server) scheduler(w http.ResponseWriter, r *http.Request) {
 		s.writeMesosBackendError(w, r, err)
 		return
 	}
+	if call.Type == mesos.CallUpdateFramework {
+		// Mesos answers UPDATE_FRAMEWORK once it is done, not 202.
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	w.WriteHeader(http.StatusAccepted)
 }
 
