@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/clusterd/clusterd/web"
 	"github.com/clusterd/clusterd/web/api"
 	"github.com/clusterd/clusterd/web/mesos"
@@ -22,6 +24,11 @@ func (b *mesosBackend) leading() (*leaderLoop, error) {
 	st := b.n.leader
 	b.n.leaderMu.Unlock()
 	if st == nil {
+		if b.n.raft.raft.State() == raft.Leader {
+			// Elected, still rebuilding its soft state: not a redirect to
+			// itself, a 503 to retry.
+			return nil, &api.NotLeaderError{}
+		}
 		return nil, b.n.notLeader()
 	}
 	return st.loop, nil

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -661,4 +662,72 @@ func TestUpdateFrameworkChangesRolesAndRescindsTheOffersOfRolesLeft(t *testing.T
 	if fw := n.fsm.View().Framework(s.FrameworkID()); !slices.Equal(fw.Roles, []string{"second"}) || fw.FailoverTimeout != 30 {
 		t.Fatalf("replicated framework after UPDATE_FRAMEWORK: %+v", fw)
 	}
+}
+
+// BenchmarkMesosFrameworkRunsShortTasks measures a Mesos framework's
+// throughput through the scheduler API: each op is one ACCEPT of up to 100
+// `true` tasks (as many as the next offer holds) run to TASK_FINISHED with
+// every update acknowledged (the framework's side of the work included).
+func BenchmarkMesosFrameworkRunsShortTasks(b *testing.B) {
+	n := startNodeWith(b, func(c *Config) {
+		c.AllocationInterval = 50 * time.Millisecond
+		c.StatusRetryInterval = time.Minute
+	})
+	ctx := context.Background()
+	s, err := mesosfw.Subscribe(ctx, "http://"+n.httpAddr, mesosfw.SubscribeCall(mesosfw.FrameworkInfo("root", "bench")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const perOp = 100
+	ran := 0
+	var offers []map[string]any // offers received and not used yet
+	next := func() map[string]any {
+		ev, err := s.Next(30 * time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if mesosfw.Type(ev) == "OFFERS" {
+			os, _ := mesosfw.Offers(ev)
+			offers = append(offers, os...)
+		}
+		return ev
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for len(offers) == 0 {
+			next()
+		}
+		offer := offers[0]
+		offers = offers[1:]
+		agent := mesosfw.Str(offer, "agent_id", "value")
+		fit := min(perOp, int(mesosfw.OfferScalar(offer, "cpus")/0.01+1e-9), int(mesosfw.OfferScalar(offer, "mem")/8))
+		var tasks []map[string]any
+		for j := 0; j < fit; j++ {
+			tasks = append(tasks, mesosfw.TaskInfo("t", fmt.Sprintf("b%d-%d", i, j), agent, "true", mesosfw.Scalar("cpus", 0.01), mesosfw.Scalar("mem", 8)))
+		}
+		if resp, err := s.Call(ctx, mesosfw.Accept([]string{mesosfw.Str(offer, "id", "value")}, mesosfw.Launch(tasks...))); err != nil || resp.Expect(http.StatusAccepted) != nil {
+			b.Fatalf("ACCEPT: %v %v", resp, err)
+		}
+		ran += fit
+		for done := 0; done < fit; {
+			ev := next()
+			if mesosfw.Type(ev) != "UPDATE" {
+				continue
+			}
+			st, _ := mesosfw.UpdateStatus(ev)
+			if st.UUID != "" {
+				if resp, err := s.Call(ctx, mesosfw.AcknowledgeStatus(st)); err != nil || resp.Expect(http.StatusAccepted) != nil {
+					b.Fatalf("ACKNOWLEDGE: %v %v", resp, err)
+				}
+			}
+			if mesosfw.IsTerminal(st.State) {
+				if st.State != "TASK_FINISHED" {
+					b.Fatalf("task %s: %s %s", st.TaskID, st.State, st.Message)
+				}
+				done++
+			}
+		}
+	}
+	b.ReportMetric(float64(ran)/b.Elapsed().Seconds(), "tasks/s")
 }
