@@ -115,7 +115,7 @@ func taskFromInfo(c *fwConn, role string, agent allocator.AgentID, ti *mesos.Tas
 		t.User = *cmd.User
 	}
 	if ti.KillPolicy != nil && ti.KillPolicy.GracePeriod != nil {
-		t.KillGraceSeconds = float64(ti.KillPolicy.GracePeriod.Nanoseconds) / 1e9
+		t.KillGraceSeconds = max(float64(ti.KillPolicy.GracePeriod.Nanoseconds)/1e9, minGrace)
 	}
 	return t, res, nil
 }

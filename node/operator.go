@@ -474,20 +474,22 @@ func (l *leaderLoop) drainAgent(d *mesos.OperatorDrainAgentInfo) error {
 	if err := l.setAgentState(d.AgentID.Value, raftfsm.NodeDraining, "drained by an operator"); err != nil {
 		return err
 	}
-	var ids []string
+	// max_grace_period caps each task's own grace period: tasks are
+	// killed in groups of the same effective grace.
+	byGrace := map[float64][]string{}
 	for _, t := range l.n.fsm.View().ActiveTasksOnNode(d.AgentID.Value) {
-		ids = append(ids, t.ID)
+		g := grace(t.KillGraceSeconds).Seconds()
+		if d.MaxGracePeriod != nil {
+			g = max(min(g, float64(d.MaxGracePeriod.Nanoseconds)/1e9), minGrace)
+		}
+		byGrace[g] = append(byGrace[g], t.ID)
 	}
-	if len(ids) == 0 {
-		return nil
+	for g, ids := range byGrace {
+		if _, err := l.n.apply(&raftfsm.KillTasks{IDs: ids, GraceSeconds: &g, At: time.Now()}); err != nil {
+			return err
+		}
 	}
-	cmd := &raftfsm.KillTasks{IDs: ids, At: time.Now()}
-	if d.MaxGracePeriod != nil {
-		g := float64(d.MaxGracePeriod.Nanoseconds) / 1e9
-		cmd.GraceSeconds = &g
-	}
-	_, err := l.n.apply(cmd)
-	return err
+	return nil
 }
 
 func (l *leaderLoop) setAgentState(id, state, reason string) error {

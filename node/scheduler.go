@@ -391,6 +391,10 @@ func (l *leaderLoop) callRoles(c *fwConn, roles []string) []string {
 	return out
 }
 
+// minGrace stands for a zero grace period (kill at once): a task's zero
+// means the default of 5 s.
+const minGrace = 0.001
+
 func refuseOf(f *mesos.Filters) time.Duration {
 	s := f.Refuse()
 	if !(s > 0) {
@@ -581,7 +585,7 @@ func (l *leaderLoop) kill(c *fwConn, k *mesos.CallKillInfo) error {
 	}
 	var grace *float64
 	if k.KillPolicy != nil && k.KillPolicy.GracePeriod != nil {
-		g := float64(k.KillPolicy.GracePeriod.Nanoseconds) / 1e9
+		g := max(float64(k.KillPolicy.GracePeriod.Nanoseconds)/1e9, minGrace)
 		grace = &g
 	}
 	_, err := l.n.apply(&raftfsm.KillTasks{IDs: []string{t.ID}, GraceSeconds: grace, At: time.Now()})
