@@ -380,7 +380,7 @@ func explain(j *raftfsm.Job, instances int, hosts []Host) Pending {
 	}
 	switch {
 	case len(hosts) == 0:
-		p.Message = fmt.Sprintf("%d %s waiting: no nodes have registered", instances, noun)
+		p.Message = fmt.Sprintf("%d %s waiting: no node is ready for tasks (none registered, or all inactive or draining)", instances, noun)
 	case !fitsSomewhere:
 		p.Unplaceable = true
 		biggest := largestShortfalls(hosts, res, j.Spec.Ports)

@@ -692,7 +692,7 @@ func TestUnplaceableJobSaysWhy(t *testing.T) {
 		web := service("web", 1, 1, 64)
 		p := Decide(Input{Now: t0, Jobs: []*raftfsm.Job{web}, NewTaskID: (&ids{}).New})
 		pend := p.Pending["web"]
-		if pend.Unplaceable || !strings.Contains(pend.Message, "no nodes") {
+		if pend.Unplaceable || !strings.Contains(pend.Message, "no node is ready") {
 			t.Errorf("pending = %+v, want waiting because no nodes registered", pend)
 		}
 	})
