@@ -192,7 +192,7 @@ func (n *Node) runLeader(ctx context.Context) {
 
 func newLeaderLoop(n *Node, st *leaderState, alloc *allocator.Allocator) *leaderLoop {
 	l := &leaderLoop{n: n, state: st, alloc: alloc, started: time.Now(), jobRoles: map[string]bool{}, stopped: make(chan struct{})}
-	l.sched.init()
+	l.sched.init(n.metrics)
 	st.loop = l
 	return l
 }

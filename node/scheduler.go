@@ -46,11 +46,13 @@ type schedulers struct {
 	// wakeAt is when the next update resend or failover timeout is due.
 	wakeAt time.Time
 	closed bool // the leader stepped down: no more subscriptions
+	m      *metrics
 }
 
 // fwConn is one framework's subscription: its event stream and what was
 // sent on it.
 type fwConn struct {
+	m        *metrics
 	id       string
 	name     string
 	streamID string
@@ -67,9 +69,10 @@ type sentUpdate struct {
 	wait time.Duration
 }
 
-func (s *schedulers) init() {
+func (s *schedulers) init(m *metrics) {
 	s.conns = map[string]*fwConn{}
 	s.gone = map[string]time.Time{}
+	s.m = m
 }
 
 func (s *schedulers) connected(id string) bool { return s.conns[id] != nil }
@@ -81,6 +84,7 @@ func (s *schedulers) closeAll(why string) {
 		c.end()
 	}
 	clear(s.conns)
+	s.m.frameworks.Set(0)
 }
 
 // send queues an event on the stream; a framework too slow to take it loses
@@ -91,8 +95,10 @@ func (c *fwConn) send(ev *mesos.Event) bool {
 	}
 	select {
 	case c.events <- ev:
+		c.m.mesosEvents.WithLabelValues(ev.Type).Inc()
 		return true
 	default:
+		c.m.mesosDropped.Inc()
 		c.end()
 		return false
 	}
@@ -216,7 +222,7 @@ func (l *leaderLoop) subscribe(call *mesos.Call) (*web.MesosSubscription, error)
 	if l.sched.closed {
 		return nil, l.n.notLeader()
 	}
-	c := &fwConn{id: id, name: fi.Name, streamID: randomUUID(), info: info, roles: rec.Roles,
+	c := &fwConn{m: l.n.metrics, id: id, name: fi.Name, streamID: randomUUID(), info: info, roles: rec.Roles,
 		events: make(chan *mesos.Event, eventBuffer), sent: map[string]*sentUpdate{}}
 	if old := l.sched.conns[id]; old != nil {
 		old.send(&mesos.Event{Type: mesos.EventError, Error: &mesos.EventErrorInfo{Message: "Framework failed over"}})
@@ -228,6 +234,7 @@ func (l *leaderLoop) subscribe(call *mesos.Call) (*web.MesosSubscription, error)
 		}
 	}
 	l.sched.conns[id] = c
+	l.n.metrics.frameworks.Set(float64(len(l.sched.conns)))
 	delete(l.sched.gone, id)
 	for _, r := range c.roles {
 		l.addClient(id, c.name, r)
@@ -263,6 +270,7 @@ func (l *leaderLoop) disconnect(c *fwConn) {
 	c.end()
 	if current {
 		delete(l.sched.conns, c.id)
+		l.n.metrics.frameworks.Set(float64(len(l.sched.conns)))
 		for _, r := range c.roles {
 			l.alloc.RemoveFramework(clientID(c.id, r))
 		}
@@ -720,6 +728,7 @@ func (l *leaderLoop) teardown(c *fwConn) error {
 func (l *leaderLoop) dropConn(c *fwConn) {
 	if l.sched.conns[c.id] == c {
 		delete(l.sched.conns, c.id)
+		l.n.metrics.frameworks.Set(float64(len(l.sched.conns)))
 		for _, r := range c.roles {
 			l.alloc.RemoveFramework(clientID(c.id, r))
 		}
@@ -824,6 +833,7 @@ func (s *schedulers) sendUpdates(l *leaderLoop, now time.Time) {
 				continue
 			default:
 				su.wait = min(su.wait*2, maxStatusRetry)
+				l.n.metrics.updateResends.Inc()
 			}
 			su.next = now.Add(su.wait)
 			s.wakeUpAt(su.next)

@@ -282,6 +282,22 @@ func connected(n *Node, fw string) bool {
 	return st.loop.sched.connected(fw)
 }
 
+// counterValue reads a counter of the node's /metrics registry.
+func counterValue(t *testing.T, n *Node, name string) float64 {
+	t.Helper()
+	families, err := n.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) > 0 {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
 // outstandingOffers lists the offers the leader holds for a framework.
 func outstandingOffers(n *Node, fw string) []string {
 	n.leaderMu.Lock()
@@ -303,7 +319,7 @@ func outstandingOffers(n *Node, fw string) []string {
 }
 
 func TestUnacknowledgedUpdatesAreSentAgainUntilAcknowledged(t *testing.T) {
-	_, base := startMesosNode(t)
+	n, base := startMesosNode(t)
 	fi := mesosfw.FrameworkInfo("root", "forgetful")
 	fi["failover_timeout"] = 60.0
 	s := subscribe(t, base, fi)
@@ -325,6 +341,9 @@ func TestUnacknowledgedUpdatesAreSentAgainUntilAcknowledged(t *testing.T) {
 	}
 	if st2, _ := mesosfw.UpdateStatus(again); st2.UUID != st.UUID || st2.State != st.State {
 		t.Fatalf("resent update %+v differs from the first %+v: updates must wait in order", st2, st)
+	}
+	if got := counterValue(t, n, "clusterd_mesos_status_update_resends_total"); got < 1 {
+		t.Errorf("clusterd_mesos_status_update_resends_total = %v after a resend", got)
 	}
 	// A framework that fails over gets it on its new stream.
 	fi["id"] = mesosfw.ID(s.FrameworkID())
@@ -596,7 +615,7 @@ func TestANewLeaderHoldsOffersBackUntilFrameworksReturnOrATimeout(t *testing.T) 
 	}
 	// The framework subscribes to it: offers resume at once, and it gets one.
 	l.mu.Lock()
-	l.sched.conns[s.FrameworkID()] = &fwConn{id: s.FrameworkID(), events: make(chan *mesos.Event, eventBuffer), sent: map[string]*sentUpdate{}}
+	l.sched.conns[s.FrameworkID()] = &fwConn{m: n.metrics, id: s.FrameworkID(), events: make(chan *mesos.Event, eventBuffer), sent: map[string]*sentUpdate{}}
 	l.addClient(s.FrameworkID(), "returning", "*")
 	l.mu.Unlock()
 	if step(l, time.Now()) {
