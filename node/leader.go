@@ -496,14 +496,14 @@ func (l *leaderLoop) runJobs(now time.Time) {
 			l.n.metrics.tasksLaunched.Add(float64(len(res.Launched)))
 		}
 	}
-	if len(plan.Unused) > 0 {
-		refuse := time.Duration(0) // default filter: nothing to run
-		if plan.Waiting {
-			refuse = -1
-		}
-		for _, o := range plan.Unused {
-			_ = l.alloc.Decline(now, o.Framework, []allocator.OfferID{o.ID}, refuse)
-		}
+	// Unused offers are declined with the default filter, whether or not
+	// something waits: a filter covers only what was declined, so
+	// resources that free up on the agent are offered again at once, and
+	// meanwhile the offer goes to others (this framework in its other
+	// roles among them) instead of coming straight back to the first role
+	// in name order. Job changes revive the framework (clearing filters).
+	for _, o := range plan.Unused {
+		_ = l.alloc.Decline(now, o.Framework, []allocator.OfferID{o.ID}, 0)
 	}
 	if len(plan.Kill) > 0 {
 		if _, err := l.n.apply(&raftfsm.KillTasks{IDs: plan.Kill, At: now}); err != nil {

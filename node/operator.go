@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/clusterd/clusterd/allocator"
@@ -238,8 +240,15 @@ func (l *leaderLoop) jobsFramework(allocated, offered map[string]allocator.Resou
 	host := l.n.cfg.NodeName
 	fi := mesos.FrameworkInfo{ID: &mesos.FrameworkID{Value: jobs.FrameworkID}, Name: "clusterd jobs", User: "root",
 		Roles: roles, Hostname: &host, Capabilities: []mesos.FrameworkInfoCapability{{Type: mesos.CapabilityMultiRole}}}
-	return mesos.OperatorFramework{FrameworkInfo: fi, Active: true, Connected: true, RegisteredTime: timeInfo(l.started),
+	of := mesos.OperatorFramework{FrameworkInfo: fi, Active: true, Connected: true, RegisteredTime: timeInfo(l.started),
 		AllocatedResources: plain(allocated[jobs.FrameworkID], ""), OfferedResources: plain(offered[jobs.FrameworkID], "")}
+	self := &fwConn{id: jobs.FrameworkID, info: fi}
+	for _, role := range roles {
+		for _, o := range l.alloc.FrameworkOffers(clientID(jobs.FrameworkID, role)) {
+			of.Offers = append(of.Offers, l.mesosOffer(self, o))
+		}
+	}
+	return of
 }
 
 // operatorTask is a task as mesos.proto's Task.
@@ -304,7 +313,10 @@ func (l *leaderLoop) getRoles() *mesos.GetRolesResponse {
 	out := &mesos.GetRolesResponse{}
 	for _, name := range slices.Sorted(maps.Keys(names)) {
 		allocated := l.alloc.RoleAllocated(name)
-		r := mesos.Role{Name: name, Weight: l.alloc.Weight(name), Resources: plain(allocated, name), Allocated: plain(allocated, name),
+		// Weight and quota from the replicated state, which a change reaches
+		// first (the allocator gets it on the leader loop's next step).
+		conf := v.Role(name)
+		r := mesos.Role{Name: name, Weight: conf.EffectiveWeight(), Resources: plain(allocated, name), Allocated: plain(allocated, name),
 			Offered: plain(l.alloc.RoleOffered(name), name)}
 		if name != allocator.DefaultRole {
 			r.Reserved = mesos.FormatResources(mesos.ParsedResources{Static: map[string]mesos.Amounts{name: allocToAmounts(l.alloc.RoleReserved(name))}}, refined)
@@ -312,8 +324,8 @@ func (l *leaderLoop) getRoles() *mesos.GetRolesResponse {
 		for _, fw := range slices.Sorted(maps.Keys(frameworks[name])) {
 			r.Frameworks = append(r.Frameworks, mesos.FrameworkID{Value: fw})
 		}
-		if q, ok := l.alloc.Quota(name); ok {
-			r.Quota = &mesos.RoleQuota{Role: name, Limits: scalarMap(q), Consumed: scalarMap(l.alloc.RoleConsumed(name))}
+		if conf != nil && !toAlloc(conf.Quota).IsZero() {
+			r.Quota = &mesos.RoleQuota{Role: name, Limits: scalarMap(toAlloc(conf.Quota)), Consumed: scalarMap(l.alloc.RoleConsumed(name))}
 		}
 		out.Roles = append(out.Roles, r)
 	}
@@ -336,7 +348,7 @@ func (l *leaderLoop) updateWeights(u *mesos.OperatorUpdateWeightsInfo) error {
 	var updates []raftfsm.RoleUpdate
 	for _, w := range u.WeightInfos {
 		weight := w.Weight
-		updates = append(updates, raftfsm.RoleUpdate{Role: w.Role, Weight: &weight})
+		updates = append(updates, raftfsm.RoleUpdate{Role: strings.TrimSpace(w.Role), Weight: &weight})
 	}
 	return l.updateRoles(updates)
 }
@@ -354,6 +366,11 @@ func (l *leaderLoop) updateQuota(u *mesos.OperatorUpdateQuotaInfo) error {
 		}
 		var q raftfsm.Resources
 		for name, v := range qc.Limits {
+			if v.Value == 0 {
+				// Mesos reads 0 as "none of it"; clusterd's limits cannot
+				// say that yet, and must not silently mean "no limit".
+				return callError(400, "quota_configs[%d].limits.%s: a limit of 0 is not supported; leave %s out for no limit", i, name, name)
+			}
 			switch name {
 			case mesos.ResourceCPUs:
 				q.CPUs = v.Value
@@ -362,6 +379,9 @@ func (l *leaderLoop) updateQuota(u *mesos.OperatorUpdateQuotaInfo) error {
 			case mesos.ResourceDisk:
 				q.Disk = v.Value
 			case mesos.ResourceGPUs:
+				if v.Value != math.Trunc(v.Value) {
+					return callError(400, "quota_configs[%d].limits.gpus: %v is not a whole number of GPUs", i, v.Value)
+				}
 				q.GPUs = int(v.Value)
 			default:
 				return callError(400, "quota_configs[%d].limits: %q cannot be limited (cpus, mem, disk, gpus can)", i, name)

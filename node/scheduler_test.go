@@ -750,3 +750,27 @@ func BenchmarkMesosFrameworkRunsShortTasks(b *testing.B) {
 	}
 	b.ReportMetric(float64(ran)/b.Elapsed().Seconds(), "tasks/s")
 }
+
+func TestAJobInItsOwnRoleIsPlacedWhileAnotherRoleWaits(t *testing.T) {
+	n, _ := startMesosNode(t)
+	b := &backend{n: n}
+	submit := func(id, role string, cpus float64) {
+		spec := api.JobSpec{ID: id, Type: api.JobService, Cmd: "sleep 60", Instances: 1, CPUs: cpus, Mem: 32, Role: role}
+		spec.ApplyDefaults()
+		if _, err := b.SubmitJob(context.Background(), spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A job of the default role that no node can take waits for ever; it
+	// must not keep the offers to itself.
+	submit("huge", "", 1000)
+	submit("web", "web", 0.1)
+	waitFor(t, "the web role's task to run", 10*time.Second, func() bool {
+		for _, task := range n.fsm.View().TasksOfJob("web") {
+			if task.State == raftfsm.TaskRunning && task.Role == "web" {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -93,9 +93,6 @@ type Plan struct {
 	Kill []string
 	// Pending is keyed by job id.
 	Pending map[string]Pending
-	// Waiting is true when some instance waits for resources (so unused
-	// offers should be declined without a long filter).
-	Waiting bool
 	// WakeAt is the earliest time a backoff expires; zero if none.
 	WakeAt time.Time
 }
@@ -161,7 +158,6 @@ func Decide(in Input) Plan {
 	}
 	for id, ns := range unplaced {
 		p.Pending[id] = explain(ns[0].job, len(ns), in.Hosts)
-		p.Waiting = true
 	}
 	return p
 }

@@ -188,9 +188,6 @@ func TestServiceLaunchesMissingInstances(t *testing.T) {
 	if !ok || pend.Instances != 1 || pend.Unplaceable {
 		t.Errorf("pending = %+v (present %v), want 1 instance waiting, not unplaceable", pend, ok)
 	}
-	if !p.Waiting {
-		t.Error("Waiting = false, want true while an instance waits for resources")
-	}
 	if len(p.Kill) != 0 || len(p.Unused) != 0 || !p.WakeAt.IsZero() {
 		t.Errorf("kill %v unused %v wake %v, want none", p.Kill, p.Unused, p.WakeAt)
 	}
@@ -204,7 +201,7 @@ func TestNothingToDoLeavesOffersUnused(t *testing.T) {
 	}
 	p := Decide(input(t0, []*raftfsm.Job{web}, tasks, offer("o1", "agent-1", 4, 4096), offer("o2", "agent-2", 4, 4096)))
 
-	if len(p.Accepts) != 0 || len(p.Kill) != 0 || len(p.Pending) != 0 || p.Waiting || !p.WakeAt.IsZero() {
+	if len(p.Accepts) != 0 || len(p.Kill) != 0 || len(p.Pending) != 0 || !p.WakeAt.IsZero() {
 		t.Errorf("plan = %+v, want nothing launched, killed, pending or waiting", p)
 	}
 	if got := p.Unused; !slices.Equal(unusedIDs(p), offerIDs("o1", "o2")) {
@@ -272,8 +269,8 @@ func TestServiceBacksOffAfterFailures(t *testing.T) {
 	if want := failedAt.Add(Backoff(3)); !p.WakeAt.Equal(want) || Backoff(3) != 4*time.Second {
 		t.Errorf("WakeAt = %v (Backoff(3) = %v), want %v = failure + 4s", p.WakeAt, Backoff(3), want)
 	}
-	if p.Waiting || len(p.Pending) != 0 {
-		t.Errorf("waiting %v pending %v, want a backing-off instance not reported as waiting for resources", p.Waiting, p.Pending)
+	if len(p.Pending) != 0 {
+		t.Errorf("pending %v, want a backing-off instance not reported as waiting for resources", p.Pending)
 	}
 	if !slices.Equal(unusedIDs(p), offerIDs("o1")) {
 		t.Errorf("unused = %v, want [o1]", p.Unused)
@@ -393,8 +390,8 @@ func TestServiceScaleDownKillsHighestInstances(t *testing.T) {
 	if n := len(launched(p)); n != 0 {
 		t.Errorf("launched %d tasks while scaling down, want none", n)
 	}
-	if len(p.Pending) != 0 || p.Waiting {
-		t.Errorf("pending %v waiting %v, want none", p.Pending, p.Waiting)
+	if len(p.Pending) != 0 {
+		t.Errorf("pending %v, want none", p.Pending)
 	}
 }
 
@@ -645,8 +642,8 @@ func TestUnplaceableJobSaysWhy(t *testing.T) {
 		if strings.Contains(pend.Message, "cpus") {
 			t.Errorf("message %q blames cpus, which the node has enough of", pend.Message)
 		}
-		if !p.Waiting {
-			t.Error("Waiting = false, want true")
+		if len(p.Pending) == 0 {
+			t.Error("nothing pending, want the instance that does not fit reported")
 		}
 	})
 
@@ -923,8 +920,8 @@ func TestNeverPlacesMoreThanOffered(t *testing.T) {
 		if placed+pending != wanted {
 			t.Fatalf("iter %d: %d placed + %d pending, want all %d instances accounted for", iter, placed, pending, wanted)
 		}
-		if p.Waiting != (pending > 0) {
-			t.Fatalf("iter %d: Waiting %v with %d pending", iter, p.Waiting, pending)
+		if (len(p.Pending) > 0) != (pending > 0) {
+			t.Fatalf("iter %d: %d jobs pending with %d instances unplaced", iter, len(p.Pending), pending)
 		}
 		if len(taskIDs) != placed {
 			t.Fatalf("iter %d: NewTaskID called %d times for %d tasks", iter, len(taskIDs), placed)
