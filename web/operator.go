@@ -1,11 +1,9 @@
 package web
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/clusterd/clusterd/web/mesos"
 )
@@ -62,34 +60,7 @@ func (s *server) operatorSubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sub.Close()
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	out := mesos.NewWriter(flushingWriter{w, http.NewResponseController(w)})
-	heartbeat := time.NewTicker(sub.Heartbeat)
-	defer heartbeat.Stop()
-	for {
-		var ev *mesos.OperatorEvent
-		select {
-		case <-r.Context().Done():
-			return
-		case e, open := <-sub.Events:
-			if !open {
-				return
-			}
-			ev = e
-		case <-heartbeat.C:
-			ev = &mesos.OperatorEvent{Type: mesos.OperatorEventHeartbeat}
-		}
-		b, err := json.Marshal(ev)
-		if err != nil {
-			s.log.Error("encode operator event", "err", err)
-			return
-		}
-		if err := out.WriteRecord(b); err != nil {
-			return
-		}
-	}
+	stream(w, r, sub.Events, sub.Heartbeat, &mesos.OperatorEvent{Type: mesos.OperatorEventHeartbeat})
 }
 
 // masterState serves GET /master/state, the v0 state document tools such

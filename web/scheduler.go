@@ -232,28 +232,34 @@ func (s *server) subscribe(w http.ResponseWriter, r *http.Request, call *mesos.C
 		return
 	}
 	defer sub.Close()
+	w.Header().Set("Mesos-Stream-Id", sub.StreamID)
+	stream(w, r, sub.Events, sub.Heartbeat, &mesos.Event{Type: mesos.EventHeartbeat})
+}
+
+// stream answers 200 with a RecordIO stream of the JSON events of ch, each
+// written and flushed as soon as it exists, and heartbeat every interval,
+// until ch is closed or the client goes away.
+func stream[E any](w http.ResponseWriter, r *http.Request, ch <-chan E, interval time.Duration, heartbeat E) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Mesos-Stream-Id", sub.StreamID)
 	w.WriteHeader(http.StatusOK)
 	out := mesos.NewWriter(flushingWriter{w, http.NewResponseController(w)})
-	heartbeat := time.NewTicker(sub.Heartbeat)
-	defer heartbeat.Stop()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
 	for {
-		var ev *mesos.Event
+		ev := heartbeat
 		select {
 		case <-r.Context().Done():
 			return
-		case e, open := <-sub.Events:
+		case e, open := <-ch:
 			if !open {
 				return
 			}
 			ev = e
-		case <-heartbeat.C:
-			ev = &mesos.Event{Type: mesos.EventHeartbeat}
+		case <-tick.C:
 		}
-		if err := out.WriteEvent(ev); err != nil {
-			return // the framework went away
+		if err := out.WriteJSON(ev); err != nil {
+			return // the client went away
 		}
 	}
 }
@@ -265,7 +271,7 @@ func refusedStream(w http.ResponseWriter, msg string) {
 	w.Header().Set("Mesos-Stream-Id", randomStreamID())
 	w.WriteHeader(http.StatusOK)
 	out := mesos.NewWriter(flushingWriter{w, http.NewResponseController(w)})
-	_ = out.WriteEvent(&mesos.Event{Type: mesos.EventError, Error: &mesos.EventErrorInfo{Message: msg}})
+	_ = out.WriteJSON(&mesos.Event{Type: mesos.EventError, Error: &mesos.EventErrorInfo{Message: msg}})
 }
 
 // randomStreamID is a random version 4 UUID, as Mesos stream ids are.

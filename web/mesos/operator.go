@@ -669,25 +669,3 @@ type OperatorEvent struct {
 	FrameworkUpdated *FrameworkEvent          `json:"framework_updated,omitempty"`
 	FrameworkRemoved *FrameworkRemovedEvent   `json:"framework_removed,omitempty"`
 }
-
-// WriteOperatorEvent encodes e as JSON and writes it as one RecordIO record.
-func (w *Writer) WriteOperatorEvent(e *OperatorEvent) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	return w.WriteRecord(b)
-}
-
-// ReadOperatorEvent reads and decodes one RecordIO record as an OperatorEvent.
-func (r *Reader) ReadOperatorEvent() (*OperatorEvent, error) {
-	b, err := r.ReadRecord()
-	if err != nil {
-		return nil, err
-	}
-	var e OperatorEvent
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("decoding operator event: %w", err)
-	}
-	return &e, nil
-}

@@ -173,6 +173,8 @@ func TestOperatorCallValidateErrors(t *testing.T) {
 		{`{"type":"DEACTIVATE_AGENT"}`, "Expecting 'deactivate_agent' to be present"},
 		{`{"type":"DEACTIVATE_AGENT","deactivate_agent":{}}`, "Expecting 'deactivate_agent.agent_id' to be present"},
 		{`{"type":"REACTIVATE_AGENT","reactivate_agent":{"agent_id":{"value":""}}}`, "Expecting 'reactivate_agent.agent_id' to be present"},
+		{`{"type":"TEARDOWN"}`, "Expecting 'teardown' to be present"},
+		{`{"type":"TEARDOWN","teardown":{"framework_id":{"value":""}}}`, "Expecting 'teardown.framework_id' to be present"},
 	}
 	for _, tc := range cases {
 		c, err := DecodeOperatorCall([]byte(tc.in))
@@ -190,7 +192,7 @@ func TestOperatorCallValidateErrors(t *testing.T) {
 	}
 
 	// Calls Mesos has and clusterd does not serve.
-	for _, typ := range []string{"GET_FLAGS", "TEARDOWN", "MARK_AGENT_GONE", "GET_QUOTA", "UNKNOWN"} {
+	for _, typ := range []string{"GET_FLAGS", "GET_WEIGHTS", "MARK_AGENT_GONE", "GET_QUOTA", "UNKNOWN"} {
 		c, _ := DecodeOperatorCall([]byte(`{"type":"` + typ + `"}`))
 		err := c.Validate()
 		if !errors.Is(err, ErrUnsupportedCall) || err.Error() != "Call type '"+typ+"' is not supported by clusterd" {
@@ -422,7 +424,7 @@ func TestOperatorEventStream(t *testing.T) {
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
 	for _, e := range events {
-		if err := w.WriteOperatorEvent(e); err != nil {
+		if err := w.WriteJSON(e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -435,8 +437,8 @@ func TestOperatorEventStream(t *testing.T) {
 	}
 	r := NewReader(&buf, 0)
 	for _, want := range events {
-		got, err := r.ReadOperatorEvent()
-		if err != nil {
+		got := &OperatorEvent{}
+		if err := r.ReadJSON(got); err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got, want) {

@@ -1022,24 +1022,33 @@ type Event struct {
 	Error      *EventErrorInfo      `json:"error,omitempty"`
 }
 
-// WriteEvent encodes e as JSON and writes it as one RecordIO record.
-func (w *Writer) WriteEvent(e *Event) error {
-	b, err := json.Marshal(e)
+// WriteJSON encodes v (an Event, an OperatorEvent) as JSON and writes it as
+// one RecordIO record.
+func (w *Writer) WriteJSON(v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	return w.WriteRecord(b)
 }
 
-// ReadEvent reads and decodes one RecordIO record as an Event.
-func (r *Reader) ReadEvent() (*Event, error) {
+// ReadJSON reads one RecordIO record and decodes it into v.
+func (r *Reader) ReadJSON(v any) error {
 	b, err := r.ReadRecord()
 	if err != nil {
-		return nil, err
+		return err
 	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decoding %T record: %w", v, err)
+	}
+	return nil
+}
+
+// ReadEvent reads and decodes one scheduler event.
+func (r *Reader) ReadEvent() (*Event, error) {
 	var e Event
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("decoding event: %w", err)
+	if err := r.ReadJSON(&e); err != nil {
+		return nil, err
 	}
 	return &e, nil
 }

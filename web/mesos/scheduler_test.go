@@ -319,7 +319,7 @@ func TestUpdateEventStream(t *testing.T) {
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
 	for _, e := range events {
-		if err := w.WriteEvent(e); err != nil {
+		if err := w.WriteJSON(e); err != nil {
 			t.Fatal(err)
 		}
 	}
