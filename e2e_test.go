@@ -359,3 +359,163 @@ func killTasks(t *testing.T, dataDir string) {
 		}
 	}
 }
+
+func TestRolesWeightsQuotaAndFrameworksThroughTheCLI(t *testing.T) {
+	bin := buildBinary(t)
+	s := start(t, bin, freePort(t), "agent", "--dev")
+	// hasRow reports whether a table has a line whose first cells (two or
+	// more spaces apart) are these.
+	hasRow := func(table string, want ...string) bool {
+		for _, line := range strings.Split(table, "\n") {
+			var cells []string
+			for _, c := range strings.Split(line, "  ") {
+				if c = strings.TrimSpace(c); c != "" {
+					cells = append(cells, c)
+				}
+			}
+			if len(cells) >= len(want) && strings.Join(cells[:len(want)], "|") == strings.Join(want, "|") {
+				return true
+			}
+		}
+		return false
+	}
+
+	type role struct {
+		Name       string  `json:"name"`
+		Weight     float64 `json:"weight"`
+		Frameworks []struct {
+			Value string `json:"value"`
+		} `json:"frameworks"`
+		Quota *struct {
+			Limits map[string]struct {
+				Value float64 `json:"value"`
+			} `json:"limits"`
+		} `json:"quota"`
+	}
+	roles := func() map[string]role {
+		t.Helper()
+		var rs []role
+		if err := json.Unmarshal([]byte(s.mustCLI("roles", "-o", "json")), &rs); err != nil {
+			t.Fatalf("roles -o json: %v", err)
+		}
+		out := map[string]role{}
+		for _, r := range rs {
+			out[r.Name] = r
+		}
+		return out
+	}
+
+	// Weights: set one, see it in roles.
+	if out := s.mustCLI("weights", "set", "web=2"); out != "role web: weight 2\n" {
+		t.Fatalf("weights set: %q", out)
+	}
+	if w := roles()["web"].Weight; w != 2 {
+		t.Fatalf("roles -o json: weight of web is %v, want 2", w)
+	}
+	if out := s.mustCLI("weights"); !hasRow(out, "web", "2") {
+		t.Fatalf("weights does not show web at 2:\n%s", out)
+	}
+
+	// Quota: set, list (table and JSON), remove.
+	s.mustCLI("quota", "set", "web", "cpus=1,mem=256")
+	if out := s.mustCLI("quota"); !hasRow(out, "web", "0/1", "0/256", "-", "-") {
+		t.Fatalf("quota does not show web's limits as used/limit:\n%s", out)
+	}
+	var quotas []struct {
+		Role   string `json:"role"`
+		Limits map[string]struct {
+			Value float64 `json:"value"`
+		} `json:"limits"`
+	}
+	if err := json.Unmarshal([]byte(s.mustCLI("quota", "-o", "json")), &quotas); err != nil {
+		t.Fatal(err)
+	}
+	if len(quotas) != 1 || quotas[0].Role != "web" || quotas[0].Limits["cpus"].Value != 1 || quotas[0].Limits["mem"].Value != 256 {
+		t.Fatalf("quota -o json: %+v", quotas)
+	}
+	if out := s.mustCLI("roles"); !strings.Contains(out, "cpus 0/1 mem 0/256") {
+		t.Fatalf("roles does not show web's quota:\n%s", out)
+	}
+	s.mustCLI("quota", "remove", "web")
+	if out := s.mustCLI("quota"); strings.Contains(out, "web") {
+		t.Fatalf("quota still lists web after quota remove:\n%s", out)
+	}
+	if q := roles()["web"].Quota; q != nil && len(q.Limits) > 0 {
+		t.Fatalf("roles -o json: web still has a quota: %+v", q)
+	}
+
+	// Bad input: a usage error naming the argument, and the server's own
+	// message for the default role.
+	out, err := s.cli("weights", "set", "web=-1")
+	if code := exitCode(err); code != exitUsage || !strings.Contains(out, "web=-1") {
+		t.Fatalf("weights set web=-1: exit %d, output %q", code, out)
+	}
+	out, err = s.cli("quota", "set", "*", "cpus=1")
+	if code := exitCode(err); code != exitError || !strings.Contains(out, "default role") {
+		t.Fatalf("quota set '*': exit %d, output %q", code, out)
+	}
+
+	// The built-in framework is listed, connected, in role jobs.
+	if out := s.mustCLI("frameworks"); !hasRow(out, "clusterd-jobs", "clusterd jobs", "jobs", "connected") {
+		t.Fatalf("frameworks does not list clusterd-jobs, connected, in role jobs:\n%s", out)
+	}
+	if fws := roles()["jobs"].Frameworks; len(fws) != 1 || fws[0].Value != "clusterd-jobs" {
+		t.Fatalf("roles -o json: frameworks of role jobs = %+v, want clusterd-jobs", fws)
+	}
+
+	// Deactivate and reactivate the node, by name.
+	var nodes []api.Node
+	nodeState := func() string {
+		t.Helper()
+		if err := json.Unmarshal([]byte(s.mustCLI("nodes", "-o", "json")), &nodes); err != nil || len(nodes) != 1 {
+			t.Fatalf("nodes -o json: %v, %+v", err, nodes)
+		}
+		return nodes[0].State
+	}
+	nodeState()
+	name := nodes[0].Name
+	s.mustCLI("deactivate", name)
+	if st := nodeState(); st != "inactive" {
+		t.Fatalf("after deactivate the node is %q, want inactive", st)
+	}
+	s.mustCLI("reactivate", name)
+	if st := nodeState(); st != "ready" {
+		t.Fatalf("after reactivate the node is %q, want ready", st)
+	}
+
+	// Drain a node that runs a service: its task is killed; with one node
+	// the service has nowhere to go and waits; reactivating runs it again.
+	s.mustCLI("run", "--wait", jobFile(t, `{"id":"svc","type":"service","cmd":"sleep 300","instances":1,"cpus":0.1,"mem":32}`))
+	before := s.tasks("svc")
+	if len(before) != 1 || before[0].State != api.TaskRunning {
+		t.Fatalf("svc tasks: %+v", before)
+	}
+	if out := s.mustCLI("drain", "--grace", "1s", "--wait", name); !strings.Contains(out, "is drained: no tasks left") {
+		t.Fatalf("drain --wait: %q", out)
+	}
+	if st := nodeState(); st != "draining" {
+		t.Fatalf("after drain the node is %q, want draining", st)
+	}
+	if got := s.tasks("svc"); len(got) != 1 || got[0].ID != before[0].ID || got[0].State != api.TaskKilled {
+		t.Fatalf("after drain, svc tasks are %+v; want its one task killed and no new one", got)
+	}
+	eventually(t, "svc shown waiting for a node", 10*time.Second, func() bool {
+		for _, j := range s.jobs() {
+			if j.ID == "svc" {
+				return j.Pending != nil && j.Pending.Instances == 1
+			}
+		}
+		return false
+	})
+	s.mustCLI("reactivate", name)
+	eventually(t, "svc runs again after reactivate", 15*time.Second, func() bool {
+		for _, task := range s.tasks("svc") {
+			if task.ID != before[0].ID && task.State == api.TaskRunning {
+				return true
+			}
+		}
+		return false
+	})
+	s.mustCLI("kill", "svc")
+	s.stop()
+}

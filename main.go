@@ -118,6 +118,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			runCommand(),
 			killCommand(),
 			logsCommand(),
+			rolesCommand(),
+			weightsCommand(),
+			quotaCommand(),
+			frameworksCommand(),
+			drainCommand(),
+			deactivateCommand(),
+			reactivateCommand(),
 			versionCommand(),
 		},
 	}

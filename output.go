@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clusterd/clusterd/web/api"
+	"github.com/clusterd/clusterd/web/mesos"
 )
 
 // Widths ids are cut to in tables. Cut ids stay usable: commands that take
@@ -346,4 +347,189 @@ func printInitBanner(w io.Writer, httpURL, clusterID, nodeID string, bootstrappe
 		fmt.Fprintf(w, "Resumed cluster %s from the data dir; this node is %s (no new cluster was created).\n", clusterID, nodeID)
 	}
 	fmt.Fprintf(w, "Dashboard and API: %s\nCheck it with: %s status\n", httpURL, cliHint(httpURL))
+}
+
+// frameworkIDWidth fits clusterd's framework ids (a 16-digit cluster id, a
+// dash and 8 digits); longer ones, which frameworks may choose, are cut.
+const frameworkIDWidth = 26
+
+// sumResources adds up a resource list's scalars by kind, whatever their
+// reservation or allocation role.
+func sumResources(rs []mesos.Resource) mesos.Amounts {
+	var a mesos.Amounts
+	for _, r := range rs {
+		if r.Scalar == nil {
+			continue
+		}
+		switch v := r.Scalar.Value; r.Name {
+		case mesos.ResourceCPUs:
+			a.CPUs += v
+		case mesos.ResourceMem:
+			a.Mem += v
+		case mesos.ResourceDisk:
+			a.Disk += v
+		case mesos.ResourceGPUs:
+			a.GPUs += int(math.Round(v))
+		}
+	}
+	round := func(f float64) float64 { return math.Round(f*1000) / 1000 }
+	a.CPUs, a.Mem, a.Disk = round(a.CPUs), round(a.Mem), round(a.Disk)
+	return a
+}
+
+// amountText prints an amount of a kind: cpus and gpus as they are, mem
+// and disk in whole MiB.
+func amountText(kind string, v float64) string {
+	if kind == mesos.ResourceMem || kind == mesos.ResourceDisk {
+		return mib(v)
+	}
+	return num(v)
+}
+
+// resourcesText prints a resource list's scalars: "cpus 0.5 mem 128",
+// kinds with nothing left out; "-" for nothing.
+func resourcesText(rs []mesos.Resource) string {
+	a := sumResources(rs)
+	var parts []string
+	for _, k := range []struct {
+		kind string
+		v    float64
+	}{{mesos.ResourceCPUs, a.CPUs}, {mesos.ResourceMem, a.Mem}, {mesos.ResourceDisk, a.Disk}, {mesos.ResourceGPUs, float64(a.GPUs)}} {
+		if k.v != 0 {
+			parts = append(parts, k.kind+" "+amountText(k.kind, k.v))
+		}
+	}
+	return dash(strings.Join(parts, " "))
+}
+
+// quotaCell is consumed/limit of one kind of a quota, "-" without a limit.
+func quotaCell(q *mesos.RoleQuota, kind string) string {
+	if q == nil {
+		return "-"
+	}
+	l, ok := q.Limits[kind]
+	if !ok {
+		return "-"
+	}
+	return amountText(kind, q.Consumed[kind].Value) + "/" + amountText(kind, l.Value)
+}
+
+// quotaText prints a quota as consumed/limit by kind: "cpus 1.5/4 mem
+// 512/8192"; "-" for no quota.
+func quotaText(q *mesos.RoleQuota) string {
+	if q == nil {
+		return "-"
+	}
+	var parts []string
+	for _, kind := range quotaKinds {
+		if _, ok := q.Limits[kind]; ok {
+			parts = append(parts, kind+" "+quotaCell(q, kind))
+		}
+	}
+	return dash(strings.Join(parts, " "))
+}
+
+// limitsText prints quota limits as they are written: "cpus=4,mem=8192".
+func limitsText(limits map[string]mesos.Scalar) string {
+	var parts []string
+	for _, kind := range quotaKinds {
+		if l, ok := limits[kind]; ok {
+			parts = append(parts, kind+"="+num(l.Value))
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// frameworksText is a role's FRAMEWORKS cell: the id of its only
+// framework, or how many it has.
+func frameworksText(ids []mesos.FrameworkID) string {
+	switch len(ids) {
+	case 0:
+		return "-"
+	case 1:
+		return shorten(ids[0].Value, frameworkIDWidth)
+	}
+	return fmt.Sprintf("%d frameworks", len(ids))
+}
+
+func writeRoles(w io.Writer, roles []mesos.Role) error {
+	sort.Slice(roles, func(i, j int) bool { return roles[i].Name < roles[j].Name })
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ROLE\tWEIGHT\tFRAMEWORKS\tALLOCATED\tOFFERED\tRESERVED\tQUOTA (used/limit)")
+	for _, r := range roles {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, num(r.Weight), frameworksText(r.Frameworks),
+			resourcesText(r.Allocated), resourcesText(r.Offered), resourcesText(r.Reserved), quotaText(r.Quota))
+	}
+	return tw.Flush()
+}
+
+func writeWeights(w io.Writer, weights []mesos.WeightInfo) error {
+	sort.Slice(weights, func(i, j int) bool { return weights[i].Role < weights[j].Role })
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ROLE\tWEIGHT")
+	for _, wi := range weights {
+		fmt.Fprintf(tw, "%s\t%s\n", wi.Role, num(wi.Weight))
+	}
+	return tw.Flush()
+}
+
+// writeQuotas prints each role's quota as used/limit by kind.
+func writeQuotas(w io.Writer, quotas []mesos.RoleQuota) error {
+	sort.Slice(quotas, func(i, j int) bool { return quotas[i].Role < quotas[j].Role })
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ROLE\tCPUS (used/limit)\tMEM MiB\tDISK MiB\tGPUS")
+	for i := range quotas {
+		q := &quotas[i]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", q.Role, quotaCell(q, mesos.ResourceCPUs), quotaCell(q, mesos.ResourceMem),
+			quotaCell(q, mesos.ResourceDisk), quotaCell(q, mesos.ResourceGPUs))
+	}
+	return tw.Flush()
+}
+
+func timeOf(ti *mesos.TimeInfo) time.Time {
+	if ti == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(ti.Nanoseconds))
+}
+
+// writeFrameworks prints the frameworks, then the removed ones, each
+// sorted by id; tasks counts active tasks by framework id.
+func writeFrameworks(w io.Writer, fws *mesos.GetFrameworksResponse, tasks map[string]int, now time.Time) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ID\tNAME\tROLES\tSTATE\tTASKS\tALLOCATED\tOFFERS\tREGISTERED")
+	row := func(f mesos.OperatorFramework, removed bool) {
+		fi, id := f.FrameworkInfo, frameworkID(f)
+		roles := fi.Roles
+		if len(roles) == 0 && fi.Role != nil {
+			roles = []string{*fi.Role}
+		}
+		if len(roles) == 0 {
+			roles = []string{"*"}
+		}
+		state := "disconnected"
+		switch {
+		case removed:
+			state = "removed"
+		case f.Connected:
+			state = "connected"
+		}
+		registered := age(timeOf(f.RegisteredTime), now)
+		if registered != "-" {
+			registered += " ago"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", dash(shorten(id, frameworkIDWidth)), dash(truncate(fi.Name, 24)),
+			truncate(strings.Join(roles, ","), 30), state, tasks[id], resourcesText(f.AllocatedResources), len(f.Offers), registered)
+	}
+	for _, list := range []struct {
+		fws     []mesos.OperatorFramework
+		removed bool
+	}{{fws.Frameworks, false}, {fws.CompletedFrameworks, true}} {
+		sorted := append([]mesos.OperatorFramework(nil), list.fws...)
+		sort.SliceStable(sorted, func(i, j int) bool { return frameworkID(sorted[i]) < frameworkID(sorted[j]) })
+		for _, f := range sorted {
+			row(f, list.removed)
+		}
+	}
+	return tw.Flush()
 }
