@@ -33,6 +33,10 @@ type Meta struct {
 	// Leaving is set by Membership.Leave just before the node leaves, so
 	// that the others report MemberLeft rather than MemberFailed.
 	Leaving bool `json:"leaving,omitempty"`
+	// LogVersion is the newest replicated log version the node's binary
+	// applies (0 from binaries older than log versions: 1). The leader
+	// raises the log only to a version every server knows.
+	LogVersion int `json:"log,omitempty"`
 }
 
 // Encode serializes the metadata and refuses anything over memberlist's

@@ -39,6 +39,9 @@ func (b *mesosBackend) Subscribe(ctx context.Context, call *mesos.Call) (*web.Me
 	if err != nil {
 		return nil, err
 	}
+	if err := b.n.requireLogVersion(2, "Mesos frameworks"); err != nil {
+		return nil, err
+	}
 	return l.subscribe(call)
 }
 
@@ -54,6 +57,13 @@ func (b *mesosBackend) OperatorCall(ctx context.Context, call *mesos.OperatorCal
 	l, err := b.leading()
 	if err != nil {
 		return nil, err
+	}
+	switch call.Type {
+	case mesos.OperatorUpdateWeights, mesos.OperatorUpdateQuota, mesos.OperatorReserveResources,
+		mesos.OperatorUnreserveResources, mesos.OperatorDeactivateAgent, mesos.OperatorTeardown:
+		if err := b.n.requireLogVersion(2, call.Type); err != nil {
+			return nil, err
+		}
 	}
 	return l.operatorCall(ctx, call)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/clusterd/clusterd/gossip"
+	"github.com/clusterd/clusterd/raftfsm"
 )
 
 // Cluster membership: gossip on the gossip port says who is alive; joining,
@@ -46,7 +47,7 @@ func (n *Node) gossipMeta() gossip.Meta {
 	_, httpPort, _ := net.SplitHostPort(n.httpAddr)
 	hp, _ := strconv.Atoi(httpPort)
 	return gossip.Meta{
-		NodeID: n.id, HTTPPort: hp, RaftPort: rp, Build: n.cfg.Version, Server: n.cfg.Server,
+		NodeID: n.id, HTTPPort: hp, RaftPort: rp, Build: n.cfg.Version, Server: n.cfg.Server, LogVersion: raftfsm.LogVersion,
 		Zone: n.cfg.Attributes["zone"], ClusterID: n.clusterID(), HasState: n.raft.hadState || n.fsm.View().Index() > 0,
 	}
 }

@@ -119,6 +119,9 @@ type leaderLoop struct {
 	// recovering holds offers back after the leader change (see
 	// checkRecovery).
 	recovering bool
+	// warnedVersion is set once the leader logged why it cannot raise
+	// the log version.
+	warnedVersion bool
 	// stopped is closed when this node stops leading.
 	stopped chan struct{}
 }
@@ -145,6 +148,7 @@ func (n *Node) runLeader(ctx context.Context) {
 	cfg.OfferIDPrefix = "O" + term
 	cfg.OfferTimeout = n.cfg.OfferTimeout
 	l := newLeaderLoop(n, st, allocator.New(cfg))
+	l.raiseLogVersion()
 	l.mu.Lock()
 	l.rebuild()
 	l.recovering = true

@@ -52,7 +52,10 @@ func startNodeWith(t testing.TB, change func(*Config)) *Node {
 		t.Fatalf("node failed to start: %v", err)
 	}
 	waitFor(t, "leadership and registration", 10*time.Second, func() bool {
-		return n.fsm.View().Node(n.id) != nil
+		n.leaderMu.Lock()
+		leading := n.leader != nil
+		n.leaderMu.Unlock()
+		return leading && n.fsm.View().Node(n.id) != nil
 	})
 	return n
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/clusterd/clusterd/node/nodetest/mesosfw"
 	"github.com/clusterd/clusterd/raftfsm"
+	"github.com/clusterd/clusterd/web"
 	"github.com/clusterd/clusterd/web/api"
 	"github.com/clusterd/clusterd/web/mesos"
 )
@@ -773,4 +774,24 @@ func TestAJobInItsOwnRoleIsPlacedWhileAnotherRoleWaits(t *testing.T) {
 		}
 		return false
 	})
+}
+
+func TestALeaderRaisesTheLogVersionAndOldLogsRefuseNewFeatures(t *testing.T) {
+	n, _ := startMesosNode(t)
+	waitFor(t, "the log version raised by the only server", 5*time.Second, func() bool {
+		return n.fsm.View().LogVersion() == raftfsm.LogVersion
+	})
+	// A log still at version 1 (a server not upgraded yet): the features
+	// that need version 2 are refused with what to do, not half-applied.
+	cfg := DefaultConfig()
+	cfg.Bind = "127.0.0.1"
+	old, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = old.requireLogVersion(2, "Mesos frameworks")
+	var me *web.MesosError
+	if !errors.As(err, &me) || me.Status != http.StatusServiceUnavailable || !strings.Contains(me.Message, "upgrade") {
+		t.Fatalf("a version 1 log: %v, want a 503 saying to upgrade", err)
+	}
 }

@@ -1,8 +1,11 @@
 package raftfsm
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -38,6 +41,9 @@ func applyRegisterNode(txn *memdb.Txn, c *RegisterNode) *Result {
 		// that still fit beside its static ones.
 		n.Dynamic = fitDynamic(n.Total, n.Reserved, old.Dynamic)
 	}
+	if logVersion(txn) < 2 {
+		n.Reserved, n.Dynamic = nil, nil
+	}
 	if n.State == "" {
 		n.State = NodeReady
 	}
@@ -50,8 +56,9 @@ func applySetNodeState(txn *memdb.Txn, c *SetNodeState, index uint64) *Result {
 	if raw == nil {
 		return &Result{Err: fmt.Errorf("node %s not found", c.ID)}
 	}
-	switch c.State {
-	case NodeReady, NodeInactive, NodeDraining, NodeDown, NodeLeft:
+	switch {
+	case c.State == NodeReady || c.State == NodeDraining || c.State == NodeDown || c.State == NodeLeft:
+	case c.State == NodeInactive && logVersion(txn) >= 2:
 	default:
 		return &Result{Err: fmt.Errorf("node state %q is not one of ready, inactive, draining, down, left", c.State)}
 	}
@@ -96,6 +103,11 @@ func applySetNodeState(txn *memdb.Txn, c *SetNodeState, index uint64) *Result {
 // acknowledge, with an id derived from the entry's index and the update's
 // position in it (n), the same on every server.
 func transition(txn *memdb.Txn, t *Task, s TaskStatus, index uint64, n int) {
+	if logVersion(txn) < 2 {
+		s.Source, s.Healthy = "", nil // not in a version 1 log
+		t.History = appendBounded(t.History, s, maxHistory)
+		return
+	}
 	if fw := frameworkOf(txn, t.Framework); fw != nil && !fw.Removed() &&
 		(s.State != TaskKilling || fw.HasCapability(CapabilityTaskKillingState)) {
 		s.UUID = statusUUID(index, t.ID, n)
@@ -132,7 +144,33 @@ func applyUpsertJob(txn *memdb.Txn, c *UpsertJob) *Result {
 	if c.Spec.ID == "" {
 		return &Result{Err: fmt.Errorf("upsert job: empty id")}
 	}
+	if logVersion(txn) < 2 {
+		return applyUpsertJobV1(txn, c)
+	}
 	j := &Job{Spec: c.Spec, Version: 1, CreatedAt: c.At, UpdatedAt: c.At}
+	if raw, _ := txn.First(tableJobs, "id", c.Spec.ID); raw != nil {
+		old := raw.(*Job)
+		j.CreatedAt = old.CreatedAt
+		j.Deployments = slices.Clone(old.Deployments)
+		j.Runs = slices.Clone(old.Runs)
+		j.LastScheduled = old.LastScheduled
+		if sameButInstances(old.Spec, c.Spec) {
+			// Only the instance count changed: a scale, not a new version.
+			j.Version = old.Version
+			mustInsert(txn, tableJobs, j)
+			return &Result{JobVersion: j.Version}
+		}
+		j.Version = old.Version + 1
+	}
+	startVersion(txn, j, c.At)
+	mustInsert(txn, tableJobs, j)
+	return &Result{JobVersion: j.Version}
+}
+
+// applyUpsertJobV1 is UpsertJob in a version 1 log: every change is a new
+// version, and only the fields of then are kept.
+func applyUpsertJobV1(txn *memdb.Txn, c *UpsertJob) *Result {
+	j := &Job{Spec: c.Spec.v1(), Version: 1, CreatedAt: c.At, UpdatedAt: c.At}
 	if raw, _ := txn.First(tableJobs, "id", c.Spec.ID); raw != nil {
 		old := raw.(*Job)
 		j.CreatedAt = old.CreatedAt
@@ -140,6 +178,67 @@ func applyUpsertJob(txn *memdb.Txn, c *UpsertJob) *Result {
 	}
 	mustInsert(txn, tableJobs, j)
 	return &Result{JobVersion: j.Version}
+}
+
+// sameButInstances reports whether two specs differ at most in their
+// instance count.
+func sameButInstances(a, b JobSpec) bool {
+	a.Instances, b.Instances = 0, 0
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
+
+// startVersion records what a new version of a job starts: a service's
+// deployment, a batch job's run (unless it waits for parents). A cron job's
+// runs come from its schedule.
+func startVersion(txn *memdb.Txn, j *Job, at time.Time) {
+	switch j.Spec.Type {
+	case JobService:
+		for i := range j.Deployments {
+			if d := &j.Deployments[i]; d.State == DeploymentRunning {
+				d.State, d.FinishedAt = DeploymentSuperseded, at
+			}
+		}
+		j.Deployments = appendCapped(j.Deployments, Deployment{Version: j.Version, State: DeploymentRunning, StartedAt: at}, maxDeployments)
+	case JobBatch:
+		if len(j.Spec.Parents) == 0 {
+			startRun(txn, j, Run{Version: j.Version, Trigger: TriggerSubmit, State: RunRunning, StartedAt: at}, true, at)
+		}
+	}
+}
+
+// startRun appends a run, numbered after the latest; with replace, runs
+// still running are superseded and their active tasks asked to stop.
+func startRun(txn *memdb.Txn, j *Job, r Run, replace bool, at time.Time) int {
+	if replace {
+		for i := range j.Runs {
+			if old := &j.Runs[i]; old.State == RunRunning {
+				old.State, old.FinishedAt, old.Message = RunSuperseded, at, "a newer run took over"
+				for _, t := range tasksOfJob(txn, j.Spec.ID) {
+					if t.Run == old.Number {
+						requestKill(txn, t, nil, "superseded by a newer run", at)
+					}
+				}
+			}
+		}
+	}
+	r.Number = 1
+	if cur := j.CurrentRun(); cur != nil {
+		r.Number = cur.Number + 1
+	}
+	j.Runs = appendCapped(j.Runs, r, maxRuns)
+	return r.Number
+}
+
+// appendCapped appends v, dropping the oldest entries beyond limit. It
+// copies: the old slice is shared with older versions of the job.
+func appendCapped[T any](s []T, v T, limit int) []T {
+	if len(s) >= limit {
+		s = s[len(s)-limit+1:]
+	}
+	out := make([]T, 0, len(s)+1)
+	return append(append(out, s...), v)
 }
 
 func applyDeleteJob(txn *memdb.Txn, c *DeleteJob) *Result {
@@ -151,7 +250,7 @@ func applyDeleteJob(txn *memdb.Txn, c *DeleteJob) *Result {
 		panic(fmt.Sprintf("raftfsm: delete job %s: %v", c.ID, err))
 	}
 	for _, t := range tasksOfJob(txn, c.ID) {
-		requestKill(txn, t, nil, c.At)
+		requestKill(txn, t, nil, "", c.At)
 	}
 	return &Result{}
 }
@@ -169,10 +268,11 @@ func tasksOfJob(txn *memdb.Txn, job string) []*Task {
 }
 
 // requestKill marks an active task for killing, with a new grace period
-// when one is given. Even a task still in STAGING is not declared killed
-// here: its agent may be starting it at this moment, so only the agent,
-// which knows, reports TASK_KILLED.
-func requestKill(txn *memdb.Txn, t *Task, grace *float64, at time.Time) bool {
+// when one is given, and the reason for the kill (the first one given
+// stays). Even a task still in STAGING is not declared killed here: its
+// agent may be starting it at this moment, so only the agent, which knows,
+// reports TASK_KILLED.
+func requestKill(txn *memdb.Txn, t *Task, grace *float64, reason string, at time.Time) bool {
 	if !t.Active() || (t.KillRequested && grace == nil) {
 		return false
 	}
@@ -181,6 +281,9 @@ func requestKill(txn *memdb.Txn, t *Task, grace *float64, at time.Time) bool {
 	if grace != nil {
 		nt.KillGraceSeconds = *grace
 	}
+	if nt.KillReason == "" {
+		nt.KillReason = reason
+	}
 	nt.UpdatedAt = at
 	mustInsert(txn, tableTasks, &nt)
 	return true
@@ -188,8 +291,12 @@ func requestKill(txn *memdb.Txn, t *Task, grace *float64, at time.Time) bool {
 
 func applyLaunchTasks(txn *memdb.Txn, c *LaunchTasks) *Result {
 	res := &Result{}
+	v1 := logVersion(txn) < 2
 	for i := range c.Tasks {
 		t := c.Tasks[i]
+		if v1 {
+			t = t.v1()
+		}
 		if t.ID == "" || t.Node == "" {
 			res.Rejected++
 			continue
@@ -210,6 +317,7 @@ func applyLaunchTasks(txn *memdb.Txn, c *LaunchTasks) *Result {
 
 func applyTaskStatus(txn *memdb.Txn, c *TaskStatusBatch, index uint64) *Result {
 	res := &Result{}
+	v1 := logVersion(txn) < 2
 	for i, u := range c.Updates {
 		raw, _ := txn.First(tableTasks, "id", u.TaskID)
 		if raw == nil {
@@ -217,8 +325,12 @@ func applyTaskStatus(txn *memdb.Txn, c *TaskStatusBatch, index uint64) *Result {
 			continue
 		}
 		t := raw.(*Task)
+		if v1 {
+			u.Healthy = nil // not in a version 1 log
+		}
 		rank := stateRank(u.State)
-		if rank < 0 || !t.Active() || rank < stateRank(t.State) || (u.State == t.State && u.Message == t.Message) {
+		healthChange := u.Healthy != nil && (t.Healthy == nil || *t.Healthy != *u.Healthy)
+		if rank < 0 || !t.Active() || rank < stateRank(t.State) || (u.State == t.State && u.Message == t.Message && !healthChange) {
 			// Unknown state, a task that already ended, an update that
 			// arrived out of order, or a retransmission: nothing changes.
 			res.Rejected++
@@ -226,11 +338,16 @@ func applyTaskStatus(txn *memdb.Txn, c *TaskStatusBatch, index uint64) *Result {
 		}
 		nt := *t
 		nt.State = u.State
-		nt.Message = u.Message
+		if u.Healthy == nil || u.Message != "" || u.State != t.State {
+			nt.Message = u.Message // a health report keeps the task's message
+		}
 		nt.Reason = u.Reason
 		nt.ExitCode = u.ExitCode
+		if u.Healthy != nil {
+			nt.Healthy = u.Healthy
+		}
 		nt.UpdatedAt = u.At
-		transition(txn, &nt, TaskStatus{State: u.State, Time: u.At, Message: u.Message, Reason: u.Reason, ExitCode: u.ExitCode}, index, i)
+		transition(txn, &nt, TaskStatus{State: u.State, Time: u.At, Message: nt.Message, Reason: u.Reason, ExitCode: u.ExitCode, Healthy: u.Healthy}, index, i)
 		mustInsert(txn, tableTasks, &nt)
 		if !nt.Active() {
 			res.Ended = append(res.Ended, &nt)
@@ -265,7 +382,11 @@ func applyKillTasks(txn *memdb.Txn, c *KillTasks) *Result {
 			res.Rejected++
 			continue
 		}
-		requestKill(txn, raw.(*Task), c.GraceSeconds, c.At)
+		grace, reason := c.GraceSeconds, c.Reason
+		if logVersion(txn) < 2 {
+			grace, reason = nil, "" // not in a version 1 log
+		}
+		requestKill(txn, raw.(*Task), grace, reason, c.At)
 	}
 	return res
 }

@@ -76,6 +76,7 @@ func applyRemoveFramework(txn *memdb.Txn, c *RemoveFramework) *Result {
 		if nt.Active() && !nt.KillRequested {
 			nt.KillRequested = true
 			nt.UpdatedAt = c.At
+			nt.KillReason = "framework removed"
 			res.Killed = append(res.Killed, &nt)
 		}
 		if len(t.Unacked) > 0 || nt.KillRequested != t.KillRequested {

@@ -33,6 +33,12 @@ const (
 	AcknowledgeType         MessageType = 13
 	UpdateRolesType         MessageType = 14
 	ReserveResourcesType    MessageType = 15
+	// Jobs of the built-in frameworks: scaling, runs, deployments.
+	ScaleJobType      MessageType = 16
+	StartRunType      MessageType = 17
+	EndRunType        MessageType = 18
+	EndDeploymentType MessageType = 19
+	SetLogVersionType MessageType = 20
 
 	// IgnoreUnknownFlag marks a message type that old servers may skip.
 	IgnoreUnknownFlag MessageType = 0x80
@@ -86,12 +92,14 @@ type LaunchTasks struct {
 
 // StatusUpdate is one task state change reported by an agent.
 type StatusUpdate struct {
-	TaskID   string    `json:"task_id"`
-	State    string    `json:"state"`
-	Message  string    `json:"message,omitempty"`
-	Reason   string    `json:"reason,omitempty"`
-	ExitCode *int      `json:"exit_code,omitempty"`
-	At       time.Time `json:"at"`
+	TaskID   string `json:"task_id"`
+	State    string `json:"state"`
+	Message  string `json:"message,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	ExitCode *int   `json:"exit_code,omitempty"`
+	// Healthy reports a change of the task's health (its state unchanged).
+	Healthy *bool     `json:"healthy,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // TaskStatusBatch applies many status updates in one log entry: agents
@@ -106,8 +114,10 @@ type KillTasks struct {
 	IDs []string `json:"ids"`
 	// GraceSeconds, when set, replaces the tasks' kill grace period (a
 	// framework's kill policy, an operator's drain deadline).
-	GraceSeconds *float64  `json:"grace_seconds,omitempty"`
-	At           time.Time `json:"at"`
+	GraceSeconds *float64 `json:"grace_seconds,omitempty"`
+	// Reason is recorded on the tasks (see Task.KillReason).
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
 }
 
 // ForgetTasks removes terminal tasks from the state (garbage collection).
@@ -188,6 +198,42 @@ type ReserveResources struct {
 	At  time.Time       `json:"at"`
 }
 
+// ScaleJob changes a job's instance count without a new version: its
+// running tasks stay (Marathon's scale).
+type ScaleJob struct {
+	ID        string    `json:"id"`
+	Instances int       `json:"instances"`
+	At        time.Time `json:"at"`
+}
+
+// StartRun starts a run of a batch or cron job (or records one that was
+// skipped, with Skip saying why). A scheduled run whose time is not after
+// the job's LastScheduled is refused: it was started or skipped already,
+// perhaps by an earlier leader.
+type StartRun struct {
+	Job          string    `json:"job"`
+	Trigger      string    `json:"trigger"`
+	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
+	Skip         string    `json:"skip,omitempty"`
+	At           time.Time `json:"at"`
+}
+
+// EndRun records how a running run ended.
+type EndRun struct {
+	Job     string    `json:"job"`
+	Number  int       `json:"number"`
+	State   string    `json:"state"`
+	Message string    `json:"message,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// EndDeployment records that a service's version is fully rolled out.
+type EndDeployment struct {
+	Job     string    `json:"job"`
+	Version uint64    `json:"version"`
+	At      time.Time `json:"at"`
+}
+
 func (SetClusterID) Type() MessageType    { return SetClusterIDType }
 func (RegisterNode) Type() MessageType    { return RegisterNodeType }
 func (SetNodeState) Type() MessageType    { return SetNodeStateType }
@@ -204,6 +250,10 @@ func (RemoveFramework) Type() MessageType     { return RemoveFrameworkType }
 func (Acknowledge) Type() MessageType         { return AcknowledgeType }
 func (UpdateRoles) Type() MessageType         { return UpdateRolesType }
 func (ReserveResources) Type() MessageType    { return ReserveResourcesType }
+func (ScaleJob) Type() MessageType            { return ScaleJobType }
+func (StartRun) Type() MessageType            { return StartRunType }
+func (EndRun) Type() MessageType              { return EndRunType }
+func (EndDeployment) Type() MessageType       { return EndDeploymentType }
 
 // Encode serializes a command as its type byte followed by its JSON.
 func Encode(c Command) ([]byte, error) {
@@ -261,6 +311,16 @@ func Decode(data []byte) (Command, error) {
 		c = &UpdateRoles{}
 	case ReserveResourcesType:
 		c = &ReserveResources{}
+	case ScaleJobType:
+		c = &ScaleJob{}
+	case StartRunType:
+		c = &StartRun{}
+	case EndRunType:
+		c = &EndRun{}
+	case EndDeploymentType:
+		c = &EndDeployment{}
+	case SetLogVersionType:
+		c = &SetLogVersion{}
 	default:
 		return nil, ErrUnknownCommand{Type: t}
 	}

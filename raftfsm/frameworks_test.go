@@ -11,7 +11,7 @@ import (
 // tasks, launched.
 func frameworkCluster(t *testing.T, caps ...string) *applier {
 	t.Helper()
-	a := newApplier(t)
+	a := newApplierAt(t, 2)
 	a.apply(&SetClusterID{ClusterID: "c1"})
 	a.apply(&RegisterNode{Node: Node{ID: "n1", Name: "one", Total: Resources{CPUs: 4, Mem: 4096, Ports: []PortRange{{31000, 31099}}}}, At: t0})
 	if res := a.apply(&SubscribeFramework{Framework: Framework{ID: "fw1", Name: "example", Roles: []string{"*"}, Capabilities: caps}, At: t0}); res.Err != nil {
@@ -170,7 +170,7 @@ func TestResubscribeKeepsRegistrationAndClearsDisconnection(t *testing.T) {
 }
 
 func TestRemovedFrameworksAreBounded(t *testing.T) {
-	a := newApplier(t)
+	a := newApplierAt(t, 2)
 	for i := 0; i < maxRemovedFrameworks+10; i++ {
 		id := string(rune('A'+i/26)) + string(rune('a'+i%26))
 		a.apply(&SubscribeFramework{Framework: Framework{ID: id}, At: t0})
@@ -187,7 +187,7 @@ func TestRemovedFrameworksAreBounded(t *testing.T) {
 }
 
 func TestUpdateRolesIsAllOrNothing(t *testing.T) {
-	a := newApplier(t)
+	a := newApplierAt(t, 2)
 	two := 2.0
 	res := a.apply(&UpdateRoles{Updates: []RoleUpdate{{Role: "a", Weight: &two}, {Role: "b", Weight: ptr(-1.0)}}, At: t0})
 	if res.Err == nil || a.fsm.View().Role("a") != nil {
@@ -211,7 +211,7 @@ func TestUpdateRolesIsAllOrNothing(t *testing.T) {
 }
 
 func TestDynamicReservationsStayInsideTheNodeAndSurviveReRegistration(t *testing.T) {
-	a := newApplier(t)
+	a := newApplierAt(t, 2)
 	node := Node{ID: "n1", Total: Resources{CPUs: 4, Mem: 1000, Ports: []PortRange{{31000, 31009}}}, Reserved: map[string]Resources{"static": {CPUs: 1}}}
 	a.apply(&RegisterNode{Node: node, At: t0})
 	res := a.apply(&ReserveResources{Ops: []ReservationOp{

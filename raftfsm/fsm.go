@@ -26,6 +26,8 @@ type Result struct {
 	Framework *Framework
 	// Killed are the active tasks RemoveFramework marked for killing.
 	Killed []*Task
+	// Run is the number of the run StartRun started.
+	Run int
 }
 
 // FSM is clusterd's raft.FSM (and raft.BatchingFSM). Reads go through View,
@@ -169,6 +171,16 @@ func applyCommand(txn *memdb.Txn, cmd Command, index uint64) *Result {
 		return applyUpdateRoles(txn, c)
 	case *ReserveResources:
 		return applyReserveResources(txn, c)
+	case *ScaleJob:
+		return applyScaleJob(txn, c)
+	case *StartRun:
+		return applyStartRun(txn, c)
+	case *EndRun:
+		return applyEndRun(txn, c)
+	case *EndDeployment:
+		return applyEndDeployment(txn, c)
+	case *SetLogVersion:
+		return applySetLogVersion(txn, c)
 	}
 	return &Result{Err: fmt.Errorf("no apply function for %T", cmd)}
 }

@@ -22,7 +22,15 @@ type applier struct {
 	index uint64
 }
 
+// newApplier feeds a log of version 1 (as old logs are); newApplierAt
+// raises the log version first, as a leader of a current cluster does.
 func newApplier(t testing.TB) *applier { return &applier{t: t, fsm: New()} }
+
+func newApplierAt(t testing.TB, version int) *applier {
+	a := newApplier(t)
+	a.apply(&SetLogVersion{Version: version})
+	return a
+}
 
 func (a *applier) apply(c Command) *Result {
 	a.t.Helper()
@@ -268,6 +276,7 @@ var goldenCommands = map[int][]Command{
 		&DeleteJob{ID: "web", At: t0},
 	},
 	2: {
+		&SetLogVersion{Version: 2},
 		&SetClusterID{ClusterID: "c2"},
 		&RegisterNode{Node: Node{ID: "n1", Name: "one", HTTPAddr: "10.0.0.1:5050", Isolator: "systemd", Total: Resources{CPUs: 8, Mem: 4096, Disk: 100, Ports: []PortRange{{31000, 32000}}},
 			Reserved: map[string]Resources{"analytics": {CPUs: 2}}}, At: t0},
@@ -281,8 +290,20 @@ var goldenCommands = map[int][]Command{
 		&TaskStatusBatch{Updates: []StatusUpdate{{TaskID: "t1", State: TaskStarting, At: t0}, {TaskID: "t1", State: TaskRunning, At: t0}, {TaskID: "t2", State: TaskRunning, At: t0}}},
 		&KillTasks{IDs: []string{"t2"}, GraceSeconds: ptr(1.5), At: t0},
 		&DisconnectFramework{ID: "c2-0001", At: t0.Add(time.Second)},
-		&Acknowledge{Acks: []Ack{{Framework: "c2-0001", TaskID: "t1", UUID: statusUUID(8, "t1", 0)}}},
+		&Acknowledge{Acks: []Ack{{Framework: "c2-0001", TaskID: "t1", UUID: statusUUID(9, "t1", 0)}}},
 		&RemoveFramework{ID: "c2-0001", Reason: "failover timeout", At: t0.Add(time.Minute)},
+		&UpsertJob{Spec: JobSpec{ID: "svc", Type: JobService, Cmd: "serve", Instances: 2, Resources: Resources{CPUs: 0.1, Mem: 32}, Role: "jobs",
+			Constraints: []Constraint{{Field: "hostname", Operator: "UNIQUE"}}, HealthChecks: []HealthCheck{{Protocol: "HTTP", Path: "/health", IntervalSeconds: 10}},
+			BackoffSeconds: 1, BackoffFactor: 1.15, MaxLaunchDelaySeconds: 300, MinHealthCapacity: 1, MaxOverCapacity: 1}, At: t0},
+		&ScaleJob{ID: "svc", Instances: 3, At: t0},
+		&EndDeployment{Job: "svc", Version: 1, At: t0},
+		&UpsertJob{Spec: JobSpec{ID: "nightly", Type: JobCron, Cmd: "backup", Instances: 1, Resources: Resources{CPUs: 0.1, Mem: 32},
+			Schedule: "R/2026-11-23T02:00:00Z/P1D", EpsilonSeconds: 60, ConcurrencyPolicy: "forbid", MaxCompletionSeconds: 3600}, At: t0},
+		&StartRun{Job: "nightly", Trigger: TriggerSchedule, ScheduledFor: t0, At: t0},
+		&LaunchTasks{Tasks: []Task{{ID: "nightly.0.1", Framework: "clusterd-jobs", Role: "jobs", Job: "nightly", JobVersion: 1, Run: 1, Node: "n1", Resources: Resources{CPUs: 0.1, Mem: 32}, Cmd: "backup"}}, At: t0},
+		&TaskStatusBatch{Updates: []StatusUpdate{{TaskID: "nightly.0.1", State: TaskRunning, At: t0}, {TaskID: "nightly.0.1", State: TaskRunning, Healthy: ptr(true), At: t0}}},
+		&KillTasks{IDs: []string{"nightly.0.1"}, Reason: "timeout", At: t0},
+		&EndRun{Job: "nightly", Number: 1, State: RunFailed, Message: "timed out", At: t0},
 	},
 }
 

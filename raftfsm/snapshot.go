@@ -12,15 +12,17 @@ import (
 
 // snapshotVersion is written in every snapshot header. Restore accepts every
 // version up to it; bump it only with a decoder for the old layout kept.
-// Version 2 added frameworks and roles.
-const snapshotVersion = 2
+// Version 2 added frameworks and roles; version 3 jobs' deployments and
+// runs, which an older binary would silently drop.
+const snapshotVersion = 3
 
 // A snapshot is a stream of JSON records, one per line: a header, then one
 // record per object. Streaming keeps memory flat for large clusters.
 type snapshotHeader struct {
-	Version   int    `json:"version"`
-	ClusterID string `json:"cluster_id"`
-	Index     uint64 `json:"index"`
+	Version    int    `json:"version"`
+	ClusterID  string `json:"cluster_id"`
+	Index      uint64 `json:"index"`
+	LogVersion int    `json:"log_version,omitempty"`
 }
 
 type snapshotRecord struct {
@@ -55,7 +57,7 @@ func (s *fsmSnapshot) encode(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	v := s.view
-	if err := enc.Encode(snapshotHeader{Version: snapshotVersion, ClusterID: v.ClusterID(), Index: v.Index()}); err != nil {
+	if err := enc.Encode(snapshotHeader{Version: snapshotVersion, ClusterID: v.ClusterID(), Index: v.Index(), LogVersion: logVersionOf(v)}); err != nil {
 		return err
 	}
 	for _, n := range v.Nodes() {
@@ -86,6 +88,15 @@ func (s *fsmSnapshot) encode(w io.Writer) error {
 	return bw.Flush()
 }
 
+// logVersionOf is the view's raised log version, 0 for version 1 (so a
+// version 1 state writes the same header as before versions existed).
+func logVersionOf(v *View) int {
+	if n := v.LogVersion(); n > 1 {
+		return n
+	}
+	return 0
+}
+
 // Release is a no-op: the view holds no resources.
 func (s *fsmSnapshot) Release() {}
 
@@ -105,7 +116,10 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if h.Version < 1 || h.Version > snapshotVersion {
 		return fmt.Errorf("restore snapshot: version %d is newer than this clusterd understands (%d); upgrade it", h.Version, snapshotVersion)
 	}
-	mustInsert(txn, tableMeta, &meta{Key: metaKey, ClusterID: h.ClusterID, Index: h.Index})
+	if h.LogVersion > LogVersion {
+		return fmt.Errorf("restore snapshot: its log is at version %d, newer than this clusterd knows (%d); upgrade it", h.LogVersion, LogVersion)
+	}
+	mustInsert(txn, tableMeta, &meta{Key: metaKey, ClusterID: h.ClusterID, Index: h.Index, LogVersion: h.LogVersion})
 	for n := 0; ; n++ {
 		var rec snapshotRecord
 		if err := dec.Decode(&rec); err == io.EOF {

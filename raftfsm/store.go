@@ -181,6 +181,9 @@ func (v *View) Digest() string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	_ = enc.Encode(v.ClusterID())
+	if n := logVersionOf(v); n > 0 {
+		_ = enc.Encode(n) // absent at version 1: old digests stay the same
+	}
 	for _, n := range v.Nodes() {
 		_ = enc.Encode(n)
 	}

@@ -94,12 +94,23 @@ type Node struct {
 	UpdatedAt    time.Time            `json:"updated_at"`
 }
 
+// Job types.
+const (
+	JobService = "service"
+	JobBatch   = "batch"
+	JobCron    = "cron"
+)
+
 // JobSpec is a built-in framework job as stored in the log. It mirrors the
-// API's job document but is versioned with the log, not with the API.
+// API's job document but is versioned with the log, not with the API: the
+// API fills in every default before writing it, so a job keeps behaving as
+// it was submitted when defaults change later.
 type JobSpec struct {
-	ID               string            `json:"id"`
-	Type             string            `json:"type"`
-	Cmd              string            `json:"cmd"`
+	ID   string `json:"id"`
+	Type string `json:"type"`
+	Cmd  string `json:"cmd"`
+	// Args, when set, is the command as argv (exec'd, no shell); Cmd is empty then.
+	Args             []string          `json:"args,omitempty"`
 	Instances        int               `json:"instances"`
 	Resources        Resources         `json:"resources"`
 	Ports            int               `json:"ports,omitempty"`
@@ -109,15 +120,148 @@ type JobSpec struct {
 	Role             string            `json:"role,omitempty"`
 	Profile          string            `json:"profile,omitempty"`
 	User             string            `json:"user,omitempty"`
+
+	Constraints  []Constraint  `json:"constraints,omitempty"`
+	HealthChecks []HealthCheck `json:"health_checks,omitempty"`
+	// Priority orders pending tasks of different jobs: higher first.
+	Priority int `json:"priority,omitempty"`
+
+	// Restart backoff of a failing service instance: BackoffSeconds, times
+	// BackoffFactor per consecutive failure, at most MaxLaunchDelaySeconds.
+	BackoffSeconds        float64 `json:"backoff_seconds,omitempty"`
+	BackoffFactor         float64 `json:"backoff_factor,omitempty"`
+	MaxLaunchDelaySeconds float64 `json:"max_launch_delay_seconds,omitempty"`
+	// Rolling updates of a service: the share of instances kept healthy,
+	// and the share that may run beyond the instance count (Marathon's
+	// upgradeStrategy).
+	MinHealthCapacity float64 `json:"min_health_capacity,omitempty"`
+	MaxOverCapacity   float64 `json:"max_over_capacity,omitempty"`
+
+	// MaxCompletionSeconds kills a batch or cron task that runs longer
+	// (counted as a failure); 0: no limit.
+	MaxCompletionSeconds float64 `json:"max_completion_seconds,omitempty"`
+	// RetentionSeconds is how long the records, exit codes and output of
+	// ended tasks are kept; 0: the cluster's default.
+	RetentionSeconds float64 `json:"retention_seconds,omitempty"`
+
+	// Cron jobs: Schedule (ISO 8601 repeating interval or 5-field cron) in
+	// TimeZone; a missed run still starts within EpsilonSeconds of its
+	// time; ConcurrencyPolicy says what a run due while the previous one
+	// runs does: "allow", "forbid" (skipped) or "replace".
+	Schedule          string  `json:"schedule,omitempty"`
+	TimeZone          string  `json:"time_zone,omitempty"`
+	EpsilonSeconds    float64 `json:"epsilon_seconds,omitempty"`
+	ConcurrencyPolicy string  `json:"concurrency_policy,omitempty"`
+	// Parents make a batch job dependent: it runs each time the latest runs
+	// of all its parents succeeded.
+	Parents []string `json:"parents,omitempty"`
 }
 
-// Job is a submitted job and its version history counter.
+// Constraint limits where a job's tasks go (Marathon's operators, on
+// "hostname" or an attribute); a soft one only prefers.
+type Constraint struct {
+	Field    string `json:"field"`
+	Operator string `json:"operator"`
+	Value    string `json:"value,omitempty"`
+	Soft     bool   `json:"soft,omitempty"`
+}
+
+// HealthCheck is how an agent checks a service task's health.
+type HealthCheck struct {
+	Protocol               string  `json:"protocol"` // HTTP, TCP or COMMAND
+	Path                   string  `json:"path,omitempty"`
+	PortIndex              int     `json:"port_index,omitempty"`
+	Command                string  `json:"command,omitempty"`
+	GracePeriodSeconds     float64 `json:"grace_period_seconds,omitempty"`
+	IntervalSeconds        float64 `json:"interval_seconds,omitempty"`
+	TimeoutSeconds         float64 `json:"timeout_seconds,omitempty"`
+	MaxConsecutiveFailures int     `json:"max_consecutive_failures,omitempty"`
+}
+
+// Job is a submitted job: its spec, its version (bumped by every change
+// but a scale), the deployments of its versions and the runs of a batch or
+// cron job.
 type Job struct {
 	Spec      JobSpec   `json:"spec"`
 	Version   uint64    `json:"version"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Deployments are the latest versions rolled out, oldest first.
+	Deployments []Deployment `json:"deployments,omitempty"`
+	// Runs are the latest runs of a batch or cron job, oldest first.
+	Runs []Run `json:"runs,omitempty"`
+	// LastScheduled is the latest schedule time of a cron job a run was
+	// started or skipped for: a time at or before it never runs again, so
+	// a leader failover never runs a scheduled run twice.
+	LastScheduled time.Time `json:"last_scheduled,omitzero"`
 }
+
+// Deployment states.
+const (
+	DeploymentRunning    = "running"
+	DeploymentSucceeded  = "succeeded"
+	DeploymentSuperseded = "superseded"
+)
+
+// Deployment is the roll-out of one version of a service.
+type Deployment struct {
+	Version    uint64    `json:"version"`
+	State      string    `json:"state"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// Run states and triggers.
+const (
+	RunRunning    = "running"
+	RunSucceeded  = "succeeded"
+	RunFailed     = "failed"
+	RunSkipped    = "skipped"
+	RunSuperseded = "superseded" // a newer version or a replacing run took over
+
+	TriggerSubmit   = "submit"
+	TriggerSchedule = "schedule"
+	TriggerParents  = "parents"
+	TriggerManual   = "manual"
+)
+
+// Run is one execution of a batch or cron job: its instances run to
+// completion.
+type Run struct {
+	Number       int       `json:"number"`
+	Version      uint64    `json:"version"`
+	Trigger      string    `json:"trigger"`
+	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
+	State        string    `json:"state"`
+	Message      string    `json:"message,omitempty"`
+	StartedAt    time.Time `json:"started_at"`
+	FinishedAt   time.Time `json:"finished_at,omitzero"`
+}
+
+// CurrentRun is the job's latest run, or nil.
+func (j *Job) CurrentRun() *Run {
+	if len(j.Runs) == 0 {
+		return nil
+	}
+	return &j.Runs[len(j.Runs)-1]
+}
+
+// RunNumber finds a run by number, or nil.
+func (j *Job) RunNumber(n int) *Run {
+	for i := range j.Runs {
+		if j.Runs[i].Number == n {
+			return &j.Runs[i]
+		}
+	}
+	return nil
+}
+
+// Bounds on a job's records, so an hourly cron job does not grow its entry
+// without limit.
+const (
+	maxDeployments = 10
+	maxRuns        = 50
+)
 
 // ID is the job's id (the memdb primary key).
 func (j *Job) ID() string { return j.Spec.ID }
@@ -129,6 +273,9 @@ type TaskStatus struct {
 	Message  string    `json:"message,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
 	ExitCode *int      `json:"exit_code,omitempty"`
+	// Healthy is the task's health as its checks last found it, on the
+	// transitions that changed it.
+	Healthy *bool `json:"healthy,omitempty"`
 	// Source is SourceMaster for transitions the cluster decided (a lost
 	// node), empty for those the agent reported.
 	Source string `json:"source,omitempty"`
@@ -181,14 +328,22 @@ type Task struct {
 	Profile          string            `json:"profile,omitempty"`
 	User             string            `json:"user,omitempty"`
 
-	State         string       `json:"state"`
-	Message       string       `json:"message,omitempty"`
-	Reason        string       `json:"reason,omitempty"`
-	ExitCode      *int         `json:"exit_code,omitempty"`
-	KillRequested bool         `json:"kill_requested,omitempty"`
-	CreatedAt     time.Time    `json:"created_at"`
-	UpdatedAt     time.Time    `json:"updated_at"`
-	History       []TaskStatus `json:"history,omitempty"`
+	State         string `json:"state"`
+	Message       string `json:"message,omitempty"`
+	Reason        string `json:"reason,omitempty"`
+	ExitCode      *int   `json:"exit_code,omitempty"`
+	KillRequested bool   `json:"kill_requested,omitempty"`
+	// KillReason says why the cluster asked for the kill ("unhealthy",
+	// "timeout", ...): a task killed for a reason of its own making counts
+	// as a failure.
+	KillReason string `json:"kill_reason,omitempty"`
+	// Healthy is nil until the task's health checks first report.
+	Healthy *bool `json:"healthy,omitempty"`
+	// Run is the run of a batch or cron job the task belongs to.
+	Run       int          `json:"run,omitempty"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+	History   []TaskStatus `json:"history,omitempty"`
 	// Unacked are the transitions its framework has not acknowledged yet,
 	// oldest first: the first is sent (and resent) until acknowledged, then
 	// the next. Only tasks of subscribed frameworks have them.
@@ -276,7 +431,8 @@ func (r *Role) EffectiveWeight() float64 {
 
 // meta is the single row holding cluster-wide scalars.
 type meta struct {
-	Key       string `json:"key"`
-	ClusterID string `json:"cluster_id"`
-	Index     uint64 `json:"index"` // last applied Raft index
+	Key        string `json:"key"`
+	ClusterID  string `json:"cluster_id"`
+	Index      uint64 `json:"index"` // last applied Raft index
+	LogVersion int    `json:"log_version,omitempty"`
 }
