@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/clusterd/clusterd/node/jobs"
@@ -198,7 +199,18 @@ func (b *backend) jobToAPI(j *raftfsm.Job, tasks []*raftfsm.Task) api.Job {
 }
 
 func (b *backend) SubmitJob(ctx context.Context, spec api.JobSpec) (api.Job, error) {
-	if _, err := b.n.apply(&raftfsm.UpsertJob{Spec: specToFSM(spec), At: time.Now()}); err != nil {
+	v, err := b.view()
+	if err != nil {
+		return api.Job{}, err
+	}
+	fs := specToFSM(spec)
+	if err := b.checkJob(v, fs); err != nil {
+		return api.Job{}, err
+	}
+	if err := checkSpecDetails(fs); err != nil {
+		return api.Job{}, err
+	}
+	if _, err := b.n.apply(&raftfsm.UpsertJob{Spec: fs, At: time.Now()}); err != nil {
 		return api.Job{}, err
 	}
 	return b.Job(ctx, spec.ID)
@@ -211,6 +223,9 @@ func (b *backend) DeleteJob(ctx context.Context, id string) error {
 	}
 	if v.Job(id) == nil {
 		return fmt.Errorf("job %q: %w", id, api.ErrNotFound)
+	}
+	if children := childrenOf(v, id); len(children) > 0 {
+		return fmt.Errorf("jobs %s run after %s: delete them, or change their parents, first: %w", strings.Join(children, ", "), id, api.ErrConflict)
 	}
 	_, err = b.n.apply(&raftfsm.DeleteJob{ID: id, At: time.Now()})
 	return err

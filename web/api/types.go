@@ -24,12 +24,6 @@ func TaskStateTerminal(state string) bool {
 	return false
 }
 
-// Job types.
-const (
-	JobService = "service"
-	JobBatch   = "batch"
-)
-
 // Job states as reported by the built-in jobs framework.
 const (
 	JobStateRunning   = "running"   // a service with all instances running, or a batch job in progress
@@ -51,6 +45,50 @@ type Job struct {
 	Tasks map[string]int `json:"tasks"`
 	// Pending lists, for instances the scheduler could not place, why.
 	Pending *PendingReason `json:"pending,omitempty"`
+	// Deployment is a service's roll-out of its latest version while it
+	// runs (and how far it is).
+	Deployment *Deployment `json:"deployment,omitempty"`
+	// Deployments are the latest versions rolled out, oldest first.
+	Deployments []DeploymentRecord `json:"deployments,omitempty"`
+	// Runs are a batch or cron job's latest runs, oldest first.
+	Runs []Run `json:"runs,omitempty"`
+	// NextRun is when a cron job runs next (zero when it never will).
+	NextRun time.Time `json:"next_run,omitzero"`
+}
+
+// Deployment is how far a service's roll-out to Version is: of Instances
+// wanted, Updated run the new version, Healthy of those pass their checks,
+// Old tasks of earlier versions still run.
+type Deployment struct {
+	Version   uint64    `json:"version"`
+	Instances int       `json:"instances"`
+	Updated   int       `json:"updated"`
+	Healthy   int       `json:"healthy"`
+	Old       int       `json:"old"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// DeploymentRecord is one version's roll-out: running, succeeded or
+// superseded.
+type DeploymentRecord struct {
+	Version    uint64    `json:"version"`
+	State      string    `json:"state"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// Run is one run of a batch or cron job: its trigger (submit, schedule,
+// parents, manual), state (running, succeeded, failed, skipped,
+// superseded) and times.
+type Run struct {
+	Number       int       `json:"number"`
+	Version      uint64    `json:"version"`
+	Trigger      string    `json:"trigger"`
+	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
+	State        string    `json:"state"`
+	Message      string    `json:"message,omitempty"`
+	StartedAt    time.Time `json:"started_at"`
+	FinishedAt   time.Time `json:"finished_at,omitzero"`
 }
 
 // PendingReason says why some of a job's instances are not placed: how many
@@ -72,6 +110,7 @@ type TaskStatus struct {
 	Message  string    `json:"message,omitempty"`
 	Reason   string    `json:"reason,omitempty"` // Mesos reason, e.g. REASON_CONTAINER_LIMITATION_MEMORY
 	ExitCode *int      `json:"exit_code,omitempty"`
+	Healthy  *bool     `json:"healthy,omitempty"`
 }
 
 // Task is one run of one instance of a job (or a task of an external
@@ -92,6 +131,11 @@ type Task struct {
 	Env           map[string]string `json:"env,omitempty"`
 	Resources     Resources         `json:"resources"`
 	KillRequested bool              `json:"kill_requested,omitempty"`
+	// Healthy is what the task's health checks last found (absent without
+	// checks, or before their first result).
+	Healthy *bool `json:"healthy,omitempty"`
+	// Run is the run of a batch or cron job the task belongs to.
+	Run int `json:"run,omitempty"`
 	// Used is the task's measured use while it runs (from the leader).
 	Used      *Usage       `json:"used,omitempty"`
 	CreatedAt time.Time    `json:"created_at"`
