@@ -12,6 +12,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// Cron jobs name IANA time zones: the binary carries the zone
+	// database, so a minimal machine without /usr/share/zoneinfo runs them.
+	_ "time/tzdata"
 
 	"github.com/urfave/cli/v2"
 
