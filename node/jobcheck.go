@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/clusterd/clusterd/node/jobs"
+	"github.com/clusterd/clusterd/node/jobs/schedule"
 	"github.com/clusterd/clusterd/raftfsm"
 	"github.com/clusterd/clusterd/web/api"
 )
@@ -96,11 +98,18 @@ func childrenOf(v *raftfsm.View, id string) []string {
 // constraints and the cron schedule. Features this build does not run yet
 // are refused rather than accepted and ignored.
 func checkSpecDetails(s raftfsm.JobSpec) error {
-	for field, used := range map[string]bool{"constraints": len(s.Constraints) > 0, "health_checks": len(s.HealthChecks) > 0,
-		"schedule": s.Type == raftfsm.JobCron, "parents": len(s.Parents) > 0, "args": len(s.Args) > 0, "max_completion_seconds": s.MaxCompletionSeconds > 0} {
-		if used {
-			return &api.ValidationError{Field: field, Message: "is not supported by this build yet"}
+	if s.Type == raftfsm.JobCron {
+		if _, err := schedule.Parse(s.Schedule, s.TimeZone); err != nil {
+			return &api.ValidationError{Field: "schedule", Message: err.Error()}
 		}
+	}
+	for i, c := range jobs.Constraints(s) {
+		if err := c.Validate(); err != nil {
+			return &api.ValidationError{Field: fmt.Sprintf("constraints[%d]", i), Message: err.Error()}
+		}
+	}
+	if len(s.HealthChecks) > 0 {
+		return &api.ValidationError{Field: "health_checks", Message: "is not supported by this build yet"}
 	}
 	return nil
 }

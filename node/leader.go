@@ -11,6 +11,7 @@ import (
 	"github.com/clusterd/clusterd/allocator"
 	"github.com/clusterd/clusterd/gossip"
 	"github.com/clusterd/clusterd/node/jobs"
+	"github.com/clusterd/clusterd/node/jobs/schedule"
 	"github.com/clusterd/clusterd/raftfsm"
 )
 
@@ -18,8 +19,9 @@ const (
 	// launchChunk bounds one LaunchTasks entry: log entries stay small (Nomad
 	// writes 2.1 MB entries for 1,000-task plans; we do not).
 	launchChunk = 128
-	// terminal tasks are forgotten after this long unless they are the
-	// latest attempt of a live job's instance (the planner needs those).
+	// taskRetention is how long terminal tasks are kept when their job
+	// says nothing (jobs stored before retention_seconds, Mesos tasks),
+	// unless the planner still needs them.
 	taskRetention = 10 * time.Minute
 	gcInterval    = 30 * time.Second
 )
@@ -122,6 +124,7 @@ type leaderLoop struct {
 	// warnedVersion is set once the leader logged why it cannot raise
 	// the log version.
 	warnedVersion bool
+	schedules     scheduleCache
 	// stopped is closed when this node stops leading.
 	stopped chan struct{}
 }
@@ -192,6 +195,28 @@ func (n *Node) runLeader(ctx context.Context) {
 			timer.Stop()
 		}
 	}
+}
+
+// scheduleCache keeps cron jobs' parsed schedules (parsing loads a time
+// zone), by spec and zone.
+type scheduleCache map[[2]string]schedule.Schedule
+
+func (c *scheduleCache) parse(spec, tz string) (schedule.Schedule, error) {
+	if *c == nil {
+		*c = scheduleCache{}
+	}
+	key := [2]string{spec, tz}
+	if s, ok := (*c)[key]; ok {
+		return s, nil
+	}
+	s, err := schedule.Parse(spec, tz)
+	if err == nil {
+		if len(*c) > 4096 {
+			clear(*c)
+		}
+		(*c)[key] = s
+	}
+	return s, err
 }
 
 func newLeaderLoop(n *Node, st *leaderState, alloc *allocator.Allocator) *leaderLoop {
@@ -458,7 +483,8 @@ func mostly(part, whole int) bool { return whole == 0 || part*5 >= whole*4 }
 // runJobs runs the built-in framework over the offers it holds.
 func (l *leaderLoop) runJobs(now time.Time) {
 	v := l.n.fsm.View()
-	in := jobs.Input{Now: now, Jobs: v.Jobs(), Tasks: map[string][]*raftfsm.Task{}, NewTaskID: newTaskID}
+	in := jobs.Input{Now: now, Jobs: v.Jobs(), Tasks: map[string][]*raftfsm.Task{}, NewTaskID: newTaskID,
+		Schedule: l.schedules.parse, Records: v.LogVersion() >= 2}
 	for _, j := range in.Jobs {
 		in.Tasks[j.Spec.ID] = v.TasksOfJob(j.Spec.ID)
 		l.addJobsRole(jobs.RoleOf(j.Spec))
@@ -471,7 +497,7 @@ func (l *leaderLoop) runJobs(now time.Time) {
 			continue
 		}
 		id := allocator.AgentID(nd.ID)
-		in.Hosts = append(in.Hosts, jobs.Host{ID: nd.ID, Name: nd.Name, Total: toAlloc(nd.Total), Free: l.alloc.AgentFree(id).Add(l.alloc.AgentOffered(id))})
+		in.Hosts = append(in.Hosts, jobs.Host{ID: nd.ID, Name: nd.Name, Attributes: nd.Attributes, Total: toAlloc(nd.Total), Free: l.alloc.AgentFree(id).Add(l.alloc.AgentOffered(id))})
 	}
 	plan := jobs.Decide(in)
 	l.wakeAt = plan.WakeAt
@@ -509,10 +535,36 @@ func (l *leaderLoop) runJobs(now time.Time) {
 	for _, o := range plan.Unused {
 		_ = l.alloc.Decline(now, o.Framework, []allocator.OfferID{o.ID}, 0)
 	}
-	if len(plan.Kill) > 0 {
-		if _, err := l.n.apply(&raftfsm.KillTasks{IDs: plan.Kill, At: now}); err != nil {
-			l.n.log.Warn("request kills", "err", err)
+	byReason := map[string][]string{}
+	var reasons []string
+	for _, k := range plan.Kill {
+		if byReason[k.Reason] == nil {
+			reasons = append(reasons, k.Reason)
 		}
+		byReason[k.Reason] = append(byReason[k.Reason], k.ID)
+	}
+	for _, r := range reasons {
+		if _, err := l.n.apply(&raftfsm.KillTasks{IDs: byReason[r], Reason: r, At: now}); err != nil {
+			l.n.log.Warn("request kills", "reason", r, "err", err)
+		}
+	}
+	records := make([]raftfsm.Command, 0, len(plan.StartRuns)+len(plan.EndRuns)+len(plan.EndDeployments))
+	for i := range plan.StartRuns {
+		records = append(records, &plan.StartRuns[i])
+	}
+	for i := range plan.EndRuns {
+		records = append(records, &plan.EndRuns[i])
+	}
+	for i := range plan.EndDeployments {
+		records = append(records, &plan.EndDeployments[i])
+	}
+	for _, c := range records {
+		if _, err := l.n.apply(c); err != nil {
+			l.n.log.Warn("record a job's progress", "command", fmt.Sprintf("%T", c), "err", err)
+		}
+	}
+	if len(plan.StartRuns) > 0 {
+		l.state.poke() // launch the new runs' tasks at once
 	}
 	l.state.mu.Lock()
 	l.state.pending = plan.Pending
@@ -523,26 +575,41 @@ func (l *leaderLoop) runJobs(now time.Time) {
 // jobs and earlier attempts, once older than taskRetention.
 func (l *leaderLoop) collectGarbage(now time.Time) {
 	v := l.n.fsm.View()
-	latest := map[string]map[int]int{} // job -> instance -> latest attempt
+	type slot struct {
+		job           string
+		run, instance int
+	}
+	latest := map[slot]int{} // latest attempt per job, run and instance
 	all := v.Tasks()
 	for _, t := range all {
-		if latest[t.Job] == nil {
-			latest[t.Job] = map[int]int{}
-		}
-		if a, ok := latest[t.Job][t.Instance]; !ok || t.Attempt > a {
-			latest[t.Job][t.Instance] = t.Attempt
+		k := slot{t.Job, t.Run, t.Instance}
+		if a, ok := latest[k]; !ok || t.Attempt > a {
+			latest[k] = t.Attempt
 		}
 	}
 	var forget []string
 	for _, t := range all {
-		if t.Active() || now.Sub(t.UpdatedAt) < taskRetention {
-			continue
-		}
-		if len(t.Unacked) > 0 {
-			continue // its framework has not heard of its end yet
+		if t.Active() || len(t.Unacked) > 0 {
+			continue // running, or its framework has not heard of its end yet
 		}
 		j := v.Job(t.Job)
-		if j == nil || latest[t.Job][t.Instance] != t.Attempt || t.Instance >= j.Spec.Instances {
+		retention := taskRetention
+		if j != nil && j.Spec.RetentionSeconds > 0 {
+			retention = time.Duration(j.Spec.RetentionSeconds * float64(time.Second))
+		}
+		if now.Sub(t.UpdatedAt) < retention {
+			continue
+		}
+		// The planner needs the latest attempt of each instance of a live
+		// service, and of the runs still running.
+		needed := j != nil && t.Instance < j.Spec.Instances && latest[slot{t.Job, t.Run, t.Instance}] == t.Attempt
+		if needed && j.Spec.Type != raftfsm.JobService {
+			needed = false
+			for _, r := range activeRunsOf(j) {
+				needed = needed || r == t.Run
+			}
+		}
+		if !needed {
 			forget = append(forget, t.ID)
 		}
 	}
@@ -553,6 +620,21 @@ func (l *leaderLoop) collectGarbage(now time.Time) {
 			return
 		}
 	}
+}
+
+// activeRunsOf are the numbers of a job's running runs (0 for a batch job
+// stored before runs existed, whose tasks all belong to run 0).
+func activeRunsOf(j *raftfsm.Job) []int {
+	if len(j.Runs) == 0 {
+		return []int{0}
+	}
+	var out []int
+	for _, r := range j.Runs {
+		if r.State == raftfsm.RunRunning {
+			out = append(out, r.Number)
+		}
+	}
+	return out
 }
 
 func newTaskID(job string, instance int) string {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/clusterd/clusterd/allocator"
+	"github.com/clusterd/clusterd/allocator/placement"
+	"github.com/clusterd/clusterd/node/jobs/schedule"
 	"github.com/clusterd/clusterd/raftfsm"
 )
 
@@ -37,22 +39,14 @@ func RoleOf(spec raftfsm.JobSpec) string {
 	return spec.Role
 }
 
-const (
-	// Restart backoff for failing instances: 1s, 2s, 4s, ... capped.
-	backoffBase = time.Second
-	backoffMax  = time.Minute
-	// A service task that ran this long before failing starts a fresh
-	// backoff sequence: it was healthy, not crash-looping.
-	stableRun = time.Minute
-)
-
 // Host is a node as the planner sees it: what it has in all and what is free
 // now (unallocated, including what is offered to this framework).
 type Host struct {
-	ID    string
-	Name  string
-	Total allocator.Resources
-	Free  allocator.Resources
+	ID         string
+	Name       string
+	Attributes map[string]string // what constraints match, with "hostname" (Name)
+	Total      allocator.Resources
+	Free       allocator.Resources
 }
 
 // Input is everything Plan decides from.
@@ -65,6 +59,15 @@ type Input struct {
 	Hosts  []Host
 	// NewTaskID returns a fresh unique id for an instance of a job.
 	NewTaskID func(job string, instance int) string
+	// Schedule parses a cron job's schedule (the node caches them); nil
+	// parses every time.
+	Schedule func(spec, timeZone string) (schedule.Schedule, error)
+	// Placement scores the hosts a task fits on; the zero Config packs
+	// CPUs and memory (placement.DefaultConfig).
+	Placement placement.Config
+	// Records is true when the log keeps runs and deployments (log version
+	// 2): without, no run is started or ended and no deployment ended.
+	Records bool
 }
 
 // Accept is a set of tasks to launch on one agent's offers of one role.
@@ -84,25 +87,39 @@ type Pending struct {
 	Hosts       map[string]int // reason -> number of hosts rejected for it
 }
 
-// Plan is Plan's decision.
+// Plan is Decide's decision.
 type Plan struct {
 	Accepts []Accept
 	// Unused are offers with nothing launched on them.
 	Unused []allocator.Offer
-	// Kill are task ids to kill (scale down, replaced versions).
-	Kill []string
+	// Kill are tasks to kill and why (scale down, replaced versions,
+	// unhealthy, timed out).
+	Kill []Kill
 	// Pending is keyed by job id.
 	Pending map[string]Pending
-	// WakeAt is the earliest time a backoff expires; zero if none.
+	// WakeAt is the earliest time something is due (a backoff, a schedule,
+	// a completion limit); zero if none.
 	WakeAt time.Time
+	// StartRuns, EndRuns and EndDeployments are the job records to write.
+	StartRuns      []raftfsm.StartRun
+	EndRuns        []raftfsm.EndRun
+	EndDeployments []raftfsm.EndDeployment
+}
+
+func (p *Plan) wakeAt(t time.Time) {
+	if !t.IsZero() && (p.WakeAt.IsZero() || t.Before(p.WakeAt)) {
+		p.WakeAt = t
+	}
 }
 
 // instanceNeed is one instance that needs a task launched.
 type instanceNeed struct {
-	job      *raftfsm.Job
-	instance int
-	attempt  int
-	failures int
+	job          *raftfsm.Job
+	instance     int
+	attempt      int
+	failures     int
+	run          int
+	pendingSince time.Time
 }
 
 // offerSpace tracks what is left of the offers on one agent, in one role,
@@ -129,22 +146,32 @@ func Decide(in Input) Plan {
 		}
 		return jobs[i].Spec.ID < jobs[j].Spec.ID
 	})
+	byID := make(map[string]*raftfsm.Job, len(jobs))
+	for _, j := range jobs {
+		byID[j.Spec.ID] = j
+	}
 	var needs []instanceNeed
 	for _, j := range jobs {
-		n, kill, wake := reconcileJob(j, in.Tasks[j.Spec.ID], in.Now)
-		needs = append(needs, n...)
-		p.Kill = append(p.Kill, kill...)
-		if !wake.IsZero() && (p.WakeAt.IsZero() || wake.Before(p.WakeAt)) {
-			p.WakeAt = wake
+		tasks := in.Tasks[j.Spec.ID]
+		if j.Spec.Type == raftfsm.JobService {
+			d := reconcileService(j, tasks, in.Now)
+			needs = append(needs, d.needs...)
+			p.Kill = append(p.Kill, d.kills...)
+			if d.end != nil && in.Records {
+				p.EndDeployments = append(p.EndDeployments, *d.end)
+			}
+			p.wakeAt(d.wake)
+			continue
 		}
+		d := reconcileRuns(j, tasks, byID, in)
+		needs = append(needs, d.needs...)
+		p.Kill = append(p.Kill, d.kills...)
+		p.StartRuns = append(p.StartRuns, d.starts...)
+		p.EndRuns = append(p.EndRuns, d.ends...)
+		p.wakeAt(d.wake)
 	}
 	spaces := groupOffers(in.Offers)
-	unplaced := map[string][]instanceNeed{}
-	for _, need := range needs {
-		if !place(spaces, need, in.NewTaskID) {
-			unplaced[need.job.Spec.ID] = append(unplaced[need.job.Spec.ID], need)
-		}
-	}
+	unplaced := placeAll(in, needs, spaces)
 	for _, s := range spaces {
 		if len(s.tasks) == 0 {
 			p.Unused = append(p.Unused, s.offers...)
@@ -156,114 +183,10 @@ func Decide(in Input) Plan {
 		}
 		p.Accepts = append(p.Accepts, Accept{Agent: s.agent, Role: s.role, Framework: s.framework, Offers: ids, Tasks: s.tasks})
 	}
-	for id, ns := range unplaced {
-		p.Pending[id] = explain(ns[0].job, len(ns), in.Hosts)
+	for id, pend := range explain(in, unplaced, spaces) {
+		p.Pending[id] = pend
 	}
 	return p
-}
-
-// reconcileJob compares a job's wanted instances with its tasks.
-func reconcileJob(j *raftfsm.Job, tasks []*raftfsm.Task, now time.Time) (needs []instanceNeed, kill []string, wake time.Time) {
-	latest := map[int]*raftfsm.Task{}
-	var active []*raftfsm.Task
-	for _, t := range tasks {
-		if l := latest[t.Instance]; l == nil || t.Attempt > l.Attempt {
-			latest[t.Instance] = t
-		}
-		if t.Active() {
-			active = append(active, t)
-		}
-	}
-	// Scale down: instances beyond the wanted count, highest first.
-	for _, t := range active {
-		if t.Instance >= j.Spec.Instances && !t.KillRequested {
-			kill = append(kill, t.ID)
-		}
-	}
-	// A service replaces one outdated task at a time: no rolling kill while
-	// any instance is down, starting, or being killed.
-	rolling := false
-	if j.Spec.Type == "service" {
-		for i := 0; i < j.Spec.Instances; i++ {
-			if l := latest[i]; l != nil && (!l.Active() || l.KillRequested || l.State != raftfsm.TaskRunning) {
-				rolling = true
-			}
-		}
-	}
-	for i := 0; i < j.Spec.Instances; i++ {
-		last := latest[i]
-		switch {
-		case last == nil:
-			needs = append(needs, instanceNeed{job: j, instance: i})
-		case last.Active():
-			if last.JobVersion < j.Version && !last.KillRequested && (j.Spec.Type != "service" || !rolling) {
-				// Outdated: a batch job reruns on the new version; a service
-				// rolls, one instance at a time.
-				kill = append(kill, last.ID)
-				rolling = true
-			} else if last.KillRequested || last.State != raftfsm.TaskRunning {
-				rolling = true // an instance is in flux: do not take down another
-			}
-		default:
-			need, at, ok := restart(j, last, now)
-			if !ok {
-				continue
-			}
-			if at.After(now) {
-				if wake.IsZero() || at.Before(wake) {
-					wake = at
-				}
-				continue
-			}
-			needs = append(needs, need)
-		}
-	}
-	return needs, kill, wake
-}
-
-// restart decides whether an instance whose latest task ended runs again,
-// and not before when.
-func restart(j *raftfsm.Job, last *raftfsm.Task, now time.Time) (instanceNeed, time.Time, bool) {
-	need := instanceNeed{job: j, instance: last.Instance, attempt: last.Attempt + 1}
-	if last.State == raftfsm.TaskLost {
-		// Lost with its node: not the task's fault. It runs again at once,
-		// neither backing off nor using up a batch job's retries.
-		need.failures = last.Failures
-		return need, now, true
-	}
-	failed := last.State == raftfsm.TaskFailed || last.State == raftfsm.TaskError
-	sameVersion := last.JobVersion == j.Version
-	if j.Spec.Type == "batch" && sameVersion {
-		if !failed {
-			// Finished, or killed by a user: this instance is done. (A task
-			// killed because the job changed has an older version and runs again.)
-			return need, time.Time{}, false
-		}
-		need.failures = last.Failures + 1
-		if need.failures > j.Spec.Retries {
-			return need, time.Time{}, false // retries exhausted
-		}
-	} else if j.Spec.Type != "batch" && (failed || last.State == raftfsm.TaskFinished) {
-		// A service that exits, even with 0, restarts with backoff: a
-		// command that returns at once must not restart in a tight loop.
-		need.failures = last.Failures + 1
-		if since := last.RunningSince(); !since.IsZero() && last.UpdatedAt.Sub(since) >= stableRun {
-			need.failures = 1
-		}
-	}
-	if need.failures == 0 {
-		return need, now, true
-	}
-	return need, last.UpdatedAt.Add(Backoff(need.failures)), true
-}
-
-// Backoff is the delay before the n-th consecutive restart of a failing instance.
-func Backoff(failures int) time.Duration {
-	d := backoffBase
-	for i := 1; i < failures && d < backoffMax; i++ {
-		d *= 2
-	}
-	return min(d, backoffMax)
 }
 
 func groupOffers(offers []allocator.Offer) []*offerSpace {
@@ -297,117 +220,24 @@ func wants(spec raftfsm.JobSpec) allocator.Resources {
 	return allocator.Resources{CPUs: spec.Resources.CPUs, Mem: spec.Resources.Mem, Disk: spec.Resources.Disk, GPUs: spec.Resources.GPUs}
 }
 
-// place puts one instance on the first agent with room (first fit; the
-// placement library of a later issue brings bin packing and spreading).
-func place(spaces []*offerSpace, need instanceNeed, newID func(string, int) string) bool {
-	spec := need.job.Spec
-	res := wants(spec)
-	role := RoleOf(spec)
-	for _, s := range spaces {
-		if s.role != role || !s.left.Contains(res) {
-			continue
-		}
-		var ports []allocator.PortRange
-		if spec.Ports > 0 {
-			var ok bool
-			if ports, ok = s.left.TakePorts(spec.Ports); !ok {
-				continue
-			}
-		}
-		res.Ports = ports
-		s.left = s.left.Sub(res)
-		env := make(map[string]string, len(spec.Env)+len(ports)+1)
-		for k, v := range spec.Env {
-			env[k] = v
-		}
-		for i, p := range ports {
-			env[fmt.Sprintf("PORT%d", i)] = fmt.Sprint(p.Begin)
-		}
-		if len(ports) > 0 {
-			env["PORT"] = fmt.Sprint(ports[0].Begin)
-		}
-		s.tasks = append(s.tasks, raftfsm.Task{
-			ID:               newID(spec.ID, need.instance),
-			Framework:        FrameworkID,
-			Role:             role,
-			Job:              spec.ID,
-			JobVersion:       need.job.Version,
-			Instance:         need.instance,
-			Attempt:          need.attempt,
-			Failures:         need.failures,
-			Node:             string(s.agent),
-			Resources:        toFSM(res),
-			Cmd:              spec.Cmd,
-			Env:              env,
-			KillGraceSeconds: spec.KillGraceSeconds,
-			Profile:          spec.Profile,
-			User:             spec.User,
-		})
-		return true
+// CommandLine is the shell command a job's tasks run: its cmd, or its args
+// exec'd (each quoted, so no shell word splitting or expansion applies).
+func CommandLine(spec raftfsm.JobSpec) string {
+	if len(spec.Args) == 0 {
+		return spec.Cmd
 	}
-	return false
+	words := make([]string, 0, len(spec.Args)+1)
+	words = append(words, "exec")
+	for _, a := range spec.Args {
+		words = append(words, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
+	}
+	return strings.Join(words, " ")
 }
 
 func toFSM(r allocator.Resources) raftfsm.Resources {
 	out := raftfsm.Resources{CPUs: r.CPUs, Mem: r.Mem, Disk: r.Disk, GPUs: r.GPUs}
 	for _, p := range r.Ports {
 		out.Ports = append(out.Ports, raftfsm.PortRange{Begin: p.Begin, End: p.End})
-	}
-	return out
-}
-
-// explain counts, per reason, the hosts that cannot take one instance, and
-// tells "waiting for resources to free up" from "no host is big enough".
-func explain(j *raftfsm.Job, instances int, hosts []Host) Pending {
-	res := wants(j.Spec)
-	p := Pending{Instances: instances, Hosts: map[string]int{}}
-	fitsSomewhere := false
-	for _, h := range hosts {
-		if fits(h.Total, res, j.Spec.Ports) {
-			fitsSomewhere = true
-		}
-		for _, r := range shortfalls(h.Free, res, j.Spec.Ports) {
-			p.Hosts[r]++
-		}
-	}
-	noun := "instance"
-	if instances > 1 {
-		noun = "instances"
-	}
-	switch {
-	case len(hosts) == 0:
-		p.Message = fmt.Sprintf("%d %s waiting: no node is ready for tasks (none registered, or all inactive or draining)", instances, noun)
-	case !fitsSomewhere:
-		p.Unplaceable = true
-		biggest := largestShortfalls(hosts, res, j.Spec.Ports)
-		p.Message = fmt.Sprintf("%d %s unplaceable: no node is big enough (%s); lower the job's resources or add a larger node",
-			instances, noun, strings.Join(biggest, "; "))
-	default:
-		p.Message = fmt.Sprintf("%d %s waiting for resources: %s", instances, noun, summarize(p.Hosts, len(hosts)))
-	}
-	return p
-}
-
-func fits(r, want allocator.Resources, ports int) bool {
-	return r.Contains(want) && r.NumPorts() >= ports
-}
-
-func shortfalls(have, want allocator.Resources, ports int) []string {
-	var out []string
-	if have.CPUs+1e-9 < want.CPUs {
-		out = append(out, "insufficient cpus")
-	}
-	if have.Mem+1e-9 < want.Mem {
-		out = append(out, "insufficient mem")
-	}
-	if have.Disk+1e-9 < want.Disk {
-		out = append(out, "insufficient disk")
-	}
-	if have.GPUs < want.GPUs {
-		out = append(out, "insufficient gpus")
-	}
-	if have.NumPorts() < ports {
-		out = append(out, "insufficient ports")
 	}
 	return out
 }
@@ -463,48 +293,78 @@ func summarize(reasons map[string]int, hosts int) string {
 	return strings.Join(parts, ", ")
 }
 
-// State summarizes a job for the API: for a service, whether all instances
-// run; for a batch job, whether every instance finished, one failed for good,
-// or work remains.
+// State summarizes a job for the API. A service is "running" when every
+// instance runs its latest version, healthy, "deploying" until then, and
+// "suspended" at 0 instances. A batch job is "running", "complete" or
+// "failed" as its latest run; a cron job between runs is "scheduled", and
+// a dependent job that never ran is "waiting".
 func State(j *raftfsm.Job, tasks []*raftfsm.Task) string {
+	if j.Spec.Type == raftfsm.JobService {
+		if j.Spec.Instances == 0 {
+			return "suspended"
+		}
+		current := 0
+		for _, t := range tasks {
+			if t.Active() && t.JobVersion < j.Version && !t.KillRequested {
+				return "deploying"
+			}
+			if t.JobVersion == j.Version && t.Instance < j.Spec.Instances && healthy(j, t) {
+				current++
+			}
+		}
+		if current >= j.Spec.Instances {
+			return "running"
+		}
+		return "deploying"
+	}
+	r := j.CurrentRun()
+	switch {
+	case r == nil && len(j.Runs) == 0 && j.Spec.Type == raftfsm.JobBatch && len(j.Spec.Parents) == 0:
+		return legacyBatchState(j, tasks)
+	case r == nil && j.Spec.Type == raftfsm.JobCron:
+		return "scheduled"
+	case r == nil:
+		return "waiting"
+	case r.State == raftfsm.RunRunning:
+		return "running"
+	case j.Spec.Type == raftfsm.JobCron:
+		return "scheduled"
+	case r.State == raftfsm.RunSucceeded:
+		return "complete"
+	case r.State == raftfsm.RunFailed:
+		return "failed"
+	}
+	return r.State
+}
+
+// legacyBatchState is the state of a batch job stored before runs existed.
+func legacyBatchState(j *raftfsm.Job, tasks []*raftfsm.Task) string {
 	latest := map[int]*raftfsm.Task{}
 	for _, t := range tasks {
 		if l := latest[t.Instance]; l == nil || t.Attempt > l.Attempt {
 			latest[t.Instance] = t
 		}
 	}
-	running, finished, failed := 0, 0, 0
+	finished, failedN := 0, 0
 	for i := 0; i < j.Spec.Instances; i++ {
 		t := latest[i]
 		if t == nil || t.JobVersion != j.Version {
 			continue
 		}
-		switch t.State {
-		case raftfsm.TaskRunning:
-			running++
-		case raftfsm.TaskFinished:
-			finished++
-		case raftfsm.TaskKilled:
-			if j.Spec.Type == "batch" {
-				failed++
-			}
-		case raftfsm.TaskFailed, raftfsm.TaskError:
-			if j.Spec.Type == "batch" && t.Failures >= j.Spec.Retries {
-				failed++
-			}
-		}
-	}
-	if j.Spec.Type == "batch" {
 		switch {
-		case failed > 0 && finished+failed == j.Spec.Instances:
-			return "failed"
-		case finished == j.Spec.Instances:
-			return "complete"
+		case t.State == raftfsm.TaskFinished:
+			finished++
+		case t.State == raftfsm.TaskKilled && !failed(t):
+			failedN++
+		case (t.State == raftfsm.TaskFailed || t.State == raftfsm.TaskError || failed(t)) && t.Failures >= j.Spec.Retries:
+			failedN++
 		}
-		return "running"
 	}
-	if running == j.Spec.Instances {
-		return "running"
+	switch {
+	case failedN > 0 && finished+failedN == j.Spec.Instances:
+		return "failed"
+	case finished == j.Spec.Instances:
+		return "complete"
 	}
-	return "deploying"
+	return "running"
 }

@@ -99,7 +99,7 @@ func input(now time.Time, jobs []*raftfsm.Job, tasks []*raftfsm.Task, offers ...
 			hs = append(hs, Host{ID: string(o.Agent), Name: o.Hostname, Total: o.Resources, Free: o.Resources})
 		}
 	}
-	return Input{Now: now, Jobs: jobs, Tasks: byJob, Offers: offers, Hosts: hs, NewTaskID: (&ids{}).New}
+	return Input{Now: now, Jobs: jobs, Tasks: byJob, Offers: offers, Hosts: hs, NewTaskID: (&ids{}).New, Records: true}
 }
 
 // launched is every task the plan launches, in plan order.
@@ -261,13 +261,14 @@ func TestServiceBacksOffAfterFailures(t *testing.T) {
 	failed.Failures = 2
 	failed.UpdatedAt = failedAt
 
-	// One second later the third consecutive failure's 4s backoff runs.
+	// One second later the third consecutive failure's backoff (1 s ×
+	// 1.15², Marathon's defaults) still runs.
 	p := Decide(input(failedAt.Add(time.Second), []*raftfsm.Job{web}, []*raftfsm.Task{failed}, offer("o1", "agent-1", 4, 4096)))
 	if n := len(launched(p)); n != 0 {
 		t.Fatalf("launched %d tasks during backoff, want none", n)
 	}
-	if want := failedAt.Add(Backoff(3)); !p.WakeAt.Equal(want) || Backoff(3) != 4*time.Second {
-		t.Errorf("WakeAt = %v (Backoff(3) = %v), want %v = failure + 4s", p.WakeAt, Backoff(3), want)
+	if want := failedAt.Add(1322500 * time.Microsecond); !p.WakeAt.Equal(want) {
+		t.Errorf("WakeAt = %v, want %v = failure + 1.3225s", p.WakeAt, want)
 	}
 	if len(p.Pending) != 0 {
 		t.Errorf("pending %v, want a backing-off instance not reported as waiting for resources", p.Pending)
@@ -277,7 +278,7 @@ func TestServiceBacksOffAfterFailures(t *testing.T) {
 	}
 
 	// Once the backoff expires the instance runs again, counting the failure.
-	p = Decide(input(failedAt.Add(4*time.Second), []*raftfsm.Job{web}, []*raftfsm.Task{failed}, offer("o1", "agent-1", 4, 4096)))
+	p = Decide(input(failedAt.Add(2*time.Second), []*raftfsm.Job{web}, []*raftfsm.Task{failed}, offer("o1", "agent-1", 4, 4096)))
 	got := launched(p)
 	if len(got) != 1 {
 		t.Fatalf("launched %d tasks at backoff expiry, want 1", len(got))
@@ -316,16 +317,20 @@ func TestLostTasksRunAgainAtOnceWithoutUsingRetries(t *testing.T) {
 	}
 }
 
-func TestBackoffDoublesAndCapsAtOneMinute(t *testing.T) {
+func TestBackoffGrowsByItsFactorUpToTheMaximumDelay(t *testing.T) {
+	marathon := raftfsm.JobSpec{Type: raftfsm.JobService} // stored before the fields: Marathon's defaults
+	custom := raftfsm.JobSpec{Type: raftfsm.JobService, BackoffSeconds: 2, BackoffFactor: 2, MaxLaunchDelaySeconds: 10}
 	for _, c := range []struct {
+		spec     raftfsm.JobSpec
 		failures int
 		want     time.Duration
 	}{
-		{1, time.Second}, {2, 2 * time.Second}, {3, 4 * time.Second}, {4, 8 * time.Second},
-		{6, 32 * time.Second}, {7, time.Minute}, {8, time.Minute}, {1000, time.Minute},
+		{marathon, 1, time.Second}, {marathon, 2, 1150 * time.Millisecond}, {marathon, 3, 1322500 * time.Microsecond},
+		{marathon, 100, 300 * time.Second},
+		{custom, 1, 2 * time.Second}, {custom, 2, 4 * time.Second}, {custom, 3, 8 * time.Second}, {custom, 4, 10 * time.Second}, {custom, 50, 10 * time.Second},
 	} {
-		if got := Backoff(c.failures); got != c.want {
-			t.Errorf("Backoff(%d) = %v, want %v", c.failures, got, c.want)
+		if got := Backoff(c.spec, c.failures); got != c.want {
+			t.Errorf("Backoff(%+v, %d) = %v, want %v", c.spec, c.failures, got, c.want)
 		}
 	}
 }
@@ -351,7 +356,7 @@ func TestServiceThatRanStablyStartsAFreshBackoff(t *testing.T) {
 	// A task that failed soon after starting keeps counting.
 	failed.History[1].Time = t0.Add(-10 * time.Second)
 	p = Decide(input(t0, []*raftfsm.Job{web}, []*raftfsm.Task{failed}, offer("o1", "agent-1", 4, 4096)))
-	if want := t0.Add(Backoff(9)); !p.WakeAt.Equal(want) {
+	if want := t0.Add(Backoff(web.Spec, 9)); !p.WakeAt.Equal(want) {
 		t.Errorf("WakeAt = %v, want %v for a crash-looping task", p.WakeAt, want)
 	}
 }
@@ -359,13 +364,13 @@ func TestServiceThatRanStablyStartsAFreshBackoff(t *testing.T) {
 func TestWakeAtIsTheEarliestBackoffOfAllJobs(t *testing.T) {
 	a, b := service("a", 1, 1, 64), service("b", 2, 1, 64)
 	fa := task(a, 0, 0, 1, raftfsm.TaskFailed)
-	fa.Failures = 4 // next backoff 16s
+	fa.Failures = 4 // next backoff 1.15^4 s
 	fb0 := task(b, 0, 0, 1, raftfsm.TaskFailed)
-	fb0.Failures = 1 // next backoff 2s
+	fb0.Failures = 1 // next backoff 1.15 s
 	fb1 := task(b, 1, 0, 1, raftfsm.TaskFailed)
-	fb1.Failures = 2 // next backoff 4s
+	fb1.Failures = 2 // next backoff 1.3225 s
 	p := Decide(input(t0, []*raftfsm.Job{a, b}, []*raftfsm.Task{fa, fb0, fb1}))
-	if want := t0.Add(2 * time.Second); !p.WakeAt.Equal(want) {
+	if want := t0.Add(1150 * time.Millisecond); !p.WakeAt.Equal(want) {
 		t.Errorf("WakeAt = %v, want the earliest expiry %v", p.WakeAt, want)
 	}
 }
@@ -384,7 +389,7 @@ func TestServiceScaleDownKillsHighestInstances(t *testing.T) {
 	p := Decide(input(t0, []*raftfsm.Job{web}, tasks, offer("o1", "agent-1", 8, 8192)))
 
 	want := []string{"web.2.a0", "web.3.a0", "web.4.a0"}
-	if got := sorted(p.Kill); !slices.Equal(got, want) {
+	if got := killIDs(p); !slices.Equal(got, want) {
 		t.Errorf("kill = %v, want %v (instances 2-4; not the one already being killed, not the finished one)", got, want)
 	}
 	if n := len(launched(p)); n != 0 {
@@ -399,124 +404,158 @@ func TestServiceScaleToZeroKillsEverything(t *testing.T) {
 	web := service("web", 0, 1, 256)
 	tasks := []*raftfsm.Task{task(web, 0, 0, 1, raftfsm.TaskRunning), task(web, 1, 0, 1, raftfsm.TaskStarting)}
 	p := Decide(input(t0, []*raftfsm.Job{web}, tasks))
-	if got := sorted(p.Kill); !slices.Equal(got, []string{"web.0.a0", "web.1.a0"}) {
+	if got := killIDs(p); !slices.Equal(got, []string{"web.0.a0", "web.1.a0"}) {
 		t.Errorf("kill = %v, want both tasks", got)
 	}
 }
 
-func TestServiceRollingUpdateReplacesOneTaskAtATime(t *testing.T) {
-	web := service("web", 3, 1, 256)
-	web.Version = 2
-	tasks := []*raftfsm.Task{
-		task(web, 0, 0, 1, raftfsm.TaskRunning),
-		task(web, 1, 0, 1, raftfsm.TaskRunning),
-		task(web, 2, 0, 1, raftfsm.TaskRunning),
+// killIDs are the ids of the tasks a plan kills, sorted.
+func killIDs(p Plan) []string {
+	var ids []string
+	for _, k := range p.Kill {
+		ids = append(ids, k.ID)
 	}
-	p := Decide(input(t0, []*raftfsm.Job{web}, tasks, offer("o1", "agent-1", 8, 8192)))
-	if len(p.Kill) != 1 {
-		t.Fatalf("kill = %v, want exactly one outdated task taken down", p.Kill)
-	}
-	if n := len(launched(p)); n != 0 {
-		t.Errorf("launched %d tasks, want none until the killed one is gone", n)
-	}
+	sort.Strings(ids)
+	return ids
+}
 
-	// While the killed task is shutting down, nothing else is killed.
+// rollout is a service of n instances at version 2 with every instance
+// running version 1, and the given upgrade strategy.
+func rollout(n int, minHealth, maxOver float64) (*raftfsm.Job, []*raftfsm.Task) {
+	web := service("web", n, 1, 256)
+	web.Version = 2
+	web.Spec.BackoffSeconds, web.Spec.BackoffFactor, web.Spec.MaxLaunchDelaySeconds = 1, 1.15, 300
+	web.Spec.MinHealthCapacity, web.Spec.MaxOverCapacity = minHealth, maxOver
+	web.Deployments = []raftfsm.Deployment{{Version: 2, State: raftfsm.DeploymentRunning, StartedAt: t0}}
+	var tasks []*raftfsm.Task
+	for i := 0; i < n; i++ {
+		tasks = append(tasks, task(web, i, 0, 1, raftfsm.TaskRunning))
+	}
+	return web, tasks
+}
+
+// apply plays a plan's launches (as running tasks) and kills (as ended
+// tasks) on tasks, as the cluster would between two rounds.
+func apply(p Plan, tasks []*raftfsm.Task, state string) []*raftfsm.Task {
+	killed := map[string]bool{}
+	for _, k := range p.Kill {
+		killed[k.ID] = true
+	}
+	var out []*raftfsm.Task
+	for _, t := range tasks {
+		if killed[t.ID] {
+			c := *t
+			c.State, c.KillRequested = raftfsm.TaskKilled, true
+			t = &c
+		}
+		out = append(out, t)
+	}
+	for _, t := range launched(p) {
+		c := t
+		c.State = state
+		out = append(out, &c)
+	}
+	return out
+}
+
+func TestRollingUpdateWithFullHealthStartsAllNewTasksBeforeStoppingOldOnes(t *testing.T) {
+	web, tasks := rollout(3, 1, 1)
+	p := Decide(input(t0, []*raftfsm.Job{web}, tasks, offer("o1", "agent-1", 8, 8192)))
+	if got := launched(p); len(got) != 3 || got[0].JobVersion != 2 || got[0].Attempt != 1 {
+		t.Fatalf("launched %+v, want all 3 instances at version 2 next to the old ones (over capacity 1)", got)
+	}
+	if len(p.Kill) != 0 {
+		t.Fatalf("kill %v before any new task is healthy: min health 1 keeps all 3", p.Kill)
+	}
+	tasks = apply(p, tasks, raftfsm.TaskStarting)
+	if p = Decide(input(t0, []*raftfsm.Job{web}, tasks)); len(p.Kill) != 0 {
+		t.Fatalf("kill %v while the new tasks are still starting", p.Kill)
+	}
 	for _, tk := range tasks {
-		if tk.ID == p.Kill[0] {
-			tk.KillRequested = true
-			tk.State = raftfsm.TaskKilling
+		if tk.JobVersion == 2 {
+			tk.State = raftfsm.TaskRunning
 		}
 	}
-	p = Decide(input(t0, []*raftfsm.Job{web}, tasks, offer("o1", "agent-1", 8, 8192)))
-	if len(p.Kill) != 0 {
-		t.Errorf("kill = %v while another instance is being replaced, want none", p.Kill)
+	p = Decide(input(t0, []*raftfsm.Job{web}, tasks))
+	if got := killIDs(p); len(got) != 3 || len(p.EndDeployments) != 0 {
+		t.Fatalf("kill %v, deployment ends %v: want the 3 old tasks stopped, the deployment still running", got, p.EndDeployments)
 	}
-
-	// Once every instance runs the new version, nothing changes.
-	current := []*raftfsm.Task{
-		task(web, 0, 1, 2, raftfsm.TaskRunning),
-		task(web, 1, 1, 2, raftfsm.TaskRunning),
-		task(web, 2, 1, 2, raftfsm.TaskRunning),
-	}
-	p = Decide(input(t0, []*raftfsm.Job{web}, current, offer("o1", "agent-1", 8, 8192)))
-	if len(p.Kill) != 0 || len(p.Accepts) != 0 {
-		t.Errorf("kill %v accepts %v after the rollout, want none", p.Kill, p.Accepts)
+	tasks = apply(p, tasks, raftfsm.TaskRunning)
+	p = Decide(input(t0, []*raftfsm.Job{web}, tasks))
+	if len(p.EndDeployments) != 1 || p.EndDeployments[0].Version != 2 || len(p.Kill) != 0 || len(launched(p)) != 0 {
+		t.Fatalf("after the rollout: %+v, want only the deployment recorded as done", p)
 	}
 }
 
-// A rolling update must not take down a second instance while the one it
-// replaced is not running its new version yet: not while the replacement is
-// being launched, not while it waits for resources, and not while the new
-// version crash-loops in backoff. Otherwise a rollout with no room, or of a
-// broken version, takes the whole service down one instance per round.
-//
-// Fails against planner.go as written: reconcileJob only treats *active*
-// non-running instances as "in flux"; an instance whose latest task is
-// terminal (and is being restarted) does not stop the rollout.
-func TestServiceRollingUpdateWaitsForTheReplacementToRun(t *testing.T) {
-	setup := func() (*raftfsm.Job, []*raftfsm.Task) {
-		web := service("web", 3, 1, 256)
-		web.Version = 2
-		replaced := task(web, 0, 0, 1, raftfsm.TaskKilled) // taken down by the rollout
-		replaced.KillRequested = true
-		return web, []*raftfsm.Task{
-			replaced,
-			task(web, 1, 0, 1, raftfsm.TaskRunning),
-			task(web, 2, 0, 1, raftfsm.TaskRunning),
+func TestRollingUpdateNeverDropsBelowTheMinimumHealthCapacity(t *testing.T) {
+	for _, tc := range []struct{ minHealth, maxOver float64 }{{1, 1}, {1, 0.5}, {0.5, 0}, {0.75, 0.25}, {0, 1}} {
+		web, tasks := rollout(4, tc.minHealth, tc.maxOver)
+		minHealthy := int(tc.minHealth*4 + 0.999)
+		maxTotal := 4 + int(tc.maxOver*4)
+		for round := 0; ; round++ {
+			if round > 20 {
+				t.Fatalf("%+v: the rollout did not finish in 20 rounds", tc)
+			}
+			p := Decide(input(t0, []*raftfsm.Job{web}, tasks, offer("o1", "agent-1", 32, 32768)))
+			tasks = apply(p, tasks, raftfsm.TaskRunning)
+			serving, total, old := 0, 0, 0
+			for _, tk := range tasks {
+				if tk.Active() && !tk.KillRequested {
+					total++
+					serving++
+					if tk.JobVersion < 2 {
+						old++
+					}
+				}
+			}
+			if serving < minHealthy || total > maxTotal {
+				t.Fatalf("%+v round %d: %d healthy, %d running: want at least %d healthy and at most %d running", tc, round, serving, total, minHealthy, maxTotal)
+			}
+			if old == 0 && total == 4 {
+				break
+			}
 		}
 	}
-
-	t.Run("replacement launched this round", func(t *testing.T) {
-		web, tasks := setup()
-		p := Decide(input(t0, []*raftfsm.Job{web}, tasks, offer("o1", "agent-1", 8, 8192)))
-		got := launched(p)
-		if len(got) != 1 || got[0].Instance != 0 || got[0].JobVersion != 2 || got[0].Attempt != 1 {
-			t.Errorf("launched %+v, want instance 0 relaunched at version 2 attempt 1", got)
-		}
-		if len(p.Kill) != 0 {
-			t.Errorf("kill = %v while instance 0's replacement is only being launched, want none", p.Kill)
-		}
-	})
-
-	t.Run("no room for the replacement", func(t *testing.T) {
-		web, tasks := setup()
-		p := Decide(input(t0, []*raftfsm.Job{web}, tasks))
-		if len(p.Kill) != 0 {
-			t.Errorf("kill = %v while instance 0's replacement waits for resources, want none", p.Kill)
-		}
-		if p.Pending["web"].Instances != 1 {
-			t.Errorf("pending = %+v, want instance 0 pending", p.Pending)
-		}
-	})
-
-	t.Run("new version crash-loops", func(t *testing.T) {
-		web, tasks := setup()
-		crashed := task(web, 0, 1, 2, raftfsm.TaskFailed)
-		tasks = append(tasks, crashed)
-		p := Decide(input(t0, []*raftfsm.Job{web}, tasks, offer("o1", "agent-1", 8, 8192)))
-		if len(p.Kill) != 0 {
-			t.Errorf("kill = %v while the new version fails and backs off, want none", p.Kill)
-		}
-	})
 }
 
-// The "one at a time" rule holds whatever the index of the instance in
-// flux. Fails against planner.go as written: reconcileJob walks instances in
-// order and kills an outdated low instance before it sees that a higher one
-// is still starting.
-func TestServiceRollingUpdateWaitsForAnyInstanceInFlux(t *testing.T) {
-	web := service("web", 3, 1, 256)
-	web.Version = 2
-	tasks := []*raftfsm.Task{
-		task(web, 0, 0, 1, raftfsm.TaskRunning),
-		task(web, 1, 0, 1, raftfsm.TaskRunning),
-		task(web, 2, 1, 2, raftfsm.TaskStaging), // replaced already, still starting
+func TestRollingUpdateWaitsForNewTasksToPassTheirHealthChecks(t *testing.T) {
+	web, tasks := rollout(2, 1, 1)
+	web.Spec.HealthChecks = []raftfsm.HealthCheck{{Protocol: "HTTP", Path: "/", IntervalSeconds: 1}}
+	for _, tk := range tasks {
+		tk.Healthy = ptr(true)
 	}
 	p := Decide(input(t0, []*raftfsm.Job{web}, tasks, offer("o1", "agent-1", 8, 8192)))
-	if len(p.Kill) != 0 {
-		t.Errorf("kill = %v while instance 2 is still starting, want none", p.Kill)
+	tasks = apply(p, tasks, raftfsm.TaskRunning) // running, not checked yet
+	if p = Decide(input(t0, []*raftfsm.Job{web}, tasks)); len(p.Kill) != 0 {
+		t.Fatalf("kill %v before the new tasks passed a health check", p.Kill)
+	}
+	for _, tk := range tasks {
+		tk.Healthy = ptr(true)
+	}
+	if p = Decide(input(t0, []*raftfsm.Job{web}, tasks)); len(p.Kill) != 2 {
+		t.Fatalf("kill %v once the new tasks are healthy, want the 2 old ones", p.Kill)
 	}
 }
+
+func TestAnUnhealthyTaskIsKilledAndReplacedWithBackoff(t *testing.T) {
+	web := service("web", 1, 1, 256)
+	web.Spec.HealthChecks = []raftfsm.HealthCheck{{Protocol: "TCP", IntervalSeconds: 1}}
+	sick := task(web, 0, 0, 1, raftfsm.TaskRunning)
+	sick.Healthy = ptr(false)
+	p := Decide(input(t0, []*raftfsm.Job{web}, []*raftfsm.Task{sick}, offer("o1", "agent-1", 8, 8192)))
+	if len(p.Kill) != 1 || p.Kill[0].Reason != KillUnhealthy || len(launched(p)) != 0 {
+		t.Fatalf("plan %+v, want the unhealthy task killed and its replacement waiting for its end", p)
+	}
+	sick.State, sick.KillRequested, sick.KillReason, sick.UpdatedAt = raftfsm.TaskKilled, true, KillUnhealthy, t0
+	if p = Decide(input(t0, []*raftfsm.Job{web}, []*raftfsm.Task{sick}, offer("o1", "agent-1", 8, 8192))); len(launched(p)) != 0 || !p.WakeAt.Equal(t0.Add(time.Second)) {
+		t.Fatalf("after its kill: launched %d, wake %v; want a 1 s backoff (it failed)", len(launched(p)), p.WakeAt)
+	}
+	if got := launched(Decide(input(t0.Add(time.Second), []*raftfsm.Job{web}, []*raftfsm.Task{sick}, offer("o1", "agent-1", 8, 8192)))); len(got) != 1 || got[0].Failures != 1 {
+		t.Fatalf("replacement %+v, want one launch counting the failure", got)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func TestBatchRunsToCompletionAndRetries(t *testing.T) {
 	offers := func() []allocator.Offer { return []allocator.Offer{offer("o1", "agent-1", 8, 8192)} }
@@ -599,7 +638,7 @@ func TestBatchRunsToCompletionAndRetries(t *testing.T) {
 		job.Version = 2
 		tasks := []*raftfsm.Task{task(job, 0, 0, 1, raftfsm.TaskRunning), task(job, 1, 0, 1, raftfsm.TaskStaging)}
 		p := Decide(input(t0, []*raftfsm.Job{job}, tasks, offers()...))
-		if got := sorted(p.Kill); !slices.Equal(got, []string{"etl.0.a0", "etl.1.a0"}) {
+		if got := killIDs(p); !slices.Equal(got, []string{"etl.0.a0", "etl.1.a0"}) {
 			t.Errorf("kill = %v, want every outdated batch task killed at once", got)
 		}
 		if len(launched(p)) != 0 {
