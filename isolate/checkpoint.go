@@ -40,6 +40,12 @@ type taskCheckpoint struct {
 	CgroupVersion int               `json:"cgroup_version,omitempty"`
 	Cgroups       map[string]string `json:"cgroups,omitempty"`
 	MemLimitMiB   float64           `json:"mem_limit_mib,omitempty"`
+
+	// Set by the process and cgroupfs backends for Exec: the task's whole
+	// environment and the identity it runs as. Absent in checkpoints of
+	// older agents, whose tasks Exec refuses (it never guesses a user).
+	Env   []string   `json:"env,omitempty"`
+	RunAs *taskCreds `json:"run_as,omitempty"`
 }
 
 // setCgroup records cg (nil: none) in the checkpoint.

@@ -73,6 +73,13 @@ type procTask struct {
 	pidfd      *os.File    // polls readable when the process exits; nil if pidfd_open failed
 	cg         *taskCgroup // the task's cgroup; nil for a plain process
 	oomWatch   *os.File    // closing it stops the v1 OOM watch; nil if none
+	// env and creds are the task's environment and identity, which Exec
+	// gives a command; nil if the checkpoint of a recovered task lacks them.
+	env   []string
+	creds *taskCreds
+	// execMu is held for reading while Exec starts a command in the task's
+	// cgroup, and taken by finish before it releases the cgroup.
+	execMu sync.RWMutex
 
 	// guarded by Process.mu
 	killed    bool
@@ -215,13 +222,18 @@ func (p *Process) start(spec LaunchSpec) (*procTask, *exec.Cmd, error) {
 		return nil, nil, err
 	}
 	defer stderr.Close()
+	creds, err := agentCreds()
+	if err != nil {
+		return nil, nil, err
+	}
+	env := taskEnv(spec, sandbox)
 
 	newCmd := func() *exec.Cmd {
 		return &exec.Cmd{
 			Path:   "/bin/sh",
 			Args:   []string{"sh", "-c", spec.Cmd},
 			Dir:    sandbox,
-			Env:    taskEnv(spec, sandbox),
+			Env:    env,
 			Stdout: stdout, // *os.File: the child writes the file itself, no copying goroutine
 			Stderr: stderr,
 			// Setsid: the task is its own session and process group, so it
@@ -247,6 +259,8 @@ func (p *Process) start(spec LaunchSpec) (*procTask, *exec.Cmd, error) {
 		grace:     spec.KillGrace,
 		startedAt: p.now(),
 		cg:        cg,
+		env:       env,
+		creds:     creds,
 	}
 	st, err := readProcStat(t.pid)
 	if err == nil {
@@ -260,6 +274,8 @@ func (p *Process) start(spec LaunchSpec) (*procTask, *exec.Cmd, error) {
 			KillGraceMS: t.grace.Milliseconds(),
 			LaunchedAt:  t.startedAt,
 			Cmd:         spec.Cmd,
+			Env:         env,
+			RunAs:       creds,
 		}
 		cp.setCgroup(cg)
 		err = writeJSONAtomic(filepath.Join(dir, taskFile), cp)
@@ -366,6 +382,9 @@ func (p *Process) finish(t *procTask, e Exit) {
 		e.Reason, e.ExitCode, e.Signal = Killed, -1, ""
 	}
 	p.mu.Unlock()
+	// No Exec is starting a command in the task's cgroup from here on.
+	t.execMu.Lock()
+	t.execMu.Unlock()
 
 	if t.cg != nil {
 		// Leftovers in the cgroup die with the task; an OOM kill is noted.

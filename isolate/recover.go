@@ -100,6 +100,8 @@ func (p *Process) recoverTask(id string) (Running, bool) {
 		startedAt:  cp.LaunchedAt,
 		pidfd:      pidfd,
 		cg:         cg,
+		env:        cp.Env,
+		creds:      cp.RunAs,
 	}
 	p.watchOOM(t)
 	p.mu.Lock()

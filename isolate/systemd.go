@@ -83,6 +83,7 @@ type unitTask struct {
 	grace     time.Duration
 	startedAt time.Time
 	memMiB    float64
+	sandbox   *execSandbox // what Exec needs; nil if the checkpoint lacks it
 
 	// guarded by Systemd.mu
 	launching bool
@@ -105,6 +106,9 @@ type systemdCheckpoint struct {
 	// KillRequested is set when Kill is called, so an exit seen by a later
 	// agent is still reported as Killed.
 	KillRequested bool `json:"kill_requested,omitempty"`
+	// Sandbox is what the task's unit was made of, for Exec; absent in
+	// checkpoints of older agents, whose tasks Exec refuses.
+	Sandbox *execSandbox `json:"sandbox,omitempty"`
 }
 
 // exitRecordFile is written by the unit's ExecStopPost.
@@ -273,6 +277,7 @@ func (s *Systemd) Launch(ctx context.Context, spec LaunchSpec) (Running, error) 
 		unit:      p.Unit,
 		grace:     spec.KillGrace,
 		memMiB:    spec.Limits.MemMiB,
+		sandbox:   newExecSandbox(spec),
 		launching: true,
 		jobResult: make(chan string, 1),
 		ended:     make(chan struct{}),
@@ -325,6 +330,7 @@ func (s *Systemd) Launch(ctx context.Context, spec LaunchSpec) (Running, error) 
 			Isolator: "systemd",
 			Unit:     p.Unit,
 			MemMiB:   spec.Limits.MemMiB,
+			Sandbox:  t.sandbox,
 		})
 	}
 	if err != nil {

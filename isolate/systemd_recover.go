@@ -100,6 +100,7 @@ func (s *Systemd) recoverTask(ctx context.Context, id string) (r Running, unit s
 		grace:     time.Duration(cp.KillGraceMS) * time.Millisecond,
 		startedAt: cp.LaunchedAt,
 		memMiB:    cp.MemMiB,
+		sandbox:   cp.Sandbox,
 		killed:    cp.KillRequested,
 		// Adopting: ends seen by the signal loop are noted, not acted on,
 		// until the task is registered below.

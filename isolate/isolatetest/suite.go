@@ -46,6 +46,7 @@ func Run(t *testing.T, newIsolator NewFunc) {
 	t.Run("UsageShowsCPUTimeGrowing", s.testUsage)
 	t.Run("RecoverReadoptsRunningTask", s.testReadopt)
 	t.Run("RecoverReportsTaskThatEndedWhileClosed", s.testEndedWhileClosed)
+	t.Run("Exec", s.testExec)
 }
 
 type suite struct {
@@ -80,7 +81,14 @@ func ctx(t *testing.T) context.Context {
 // launch starts a task and makes sure its process group dies at cleanup.
 func (h *harness) launch(id, cmd string, env map[string]string, grace time.Duration) isolate.Running {
 	h.t.Helper()
-	r, err := h.iso.Launch(ctx(h.t), isolate.LaunchSpec{TaskID: id, Cmd: cmd, Env: env, KillGrace: grace})
+	return h.launchSpec(isolate.LaunchSpec{TaskID: id, Cmd: cmd, Env: env, KillGrace: grace})
+}
+
+// launchSpec is launch for a whole spec.
+func (h *harness) launchSpec(spec isolate.LaunchSpec) isolate.Running {
+	h.t.Helper()
+	id := spec.TaskID
+	r, err := h.iso.Launch(ctx(h.t), spec)
 	if err != nil {
 		h.t.Fatalf("Launch %s: %v", id, err)
 	}
