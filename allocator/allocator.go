@@ -893,3 +893,7 @@ func removeSorted[T cmp.Ordered](s []T, v T) []T {
 	}
 	return s
 }
+
+// DefaultRefuse is how long a decline without a duration filters what was
+// declined (Config.DefaultRefuse).
+func (a *Allocator) DefaultRefuse() time.Duration { return a.cfg.DefaultRefuse }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clusterd/clusterd/allocator"
 	"github.com/clusterd/clusterd/isolate"
+	"github.com/clusterd/clusterd/node/health"
 	"github.com/clusterd/clusterd/raftfsm"
 )
 
@@ -46,6 +47,7 @@ type agent struct {
 	syncedAt   uint64
 	registered bool
 	queue      *statusQueue
+	health     *health.Monitor
 }
 
 type localTask struct {
@@ -57,6 +59,16 @@ type localTask struct {
 	early     *isolate.Exit
 	// runningSent is set once TASK_RUNNING was queued for it.
 	runningSent bool
+	// runningAt is when it started running here. checked is set once its
+	// health checks were started (they are never started twice: after an
+	// unhealthy verdict it waits to be replaced); monitored while they run.
+	runningAt time.Time
+	checked   bool
+	monitored bool
+	// killedFor says why the cluster killed it, for its last message: the
+	// kill reason, and the failed check of an unhealthy task.
+	killedFor string
+	unhealthy string
 }
 
 // launchResult is what a launch goroutine hands back to the agent loop.
@@ -94,6 +106,8 @@ func (n *Node) runAgent(ctx context.Context) {
 	if len(running) > 0 {
 		n.log.Info("re-adopted running tasks", "count", len(running))
 	}
+	a.health = a.newHealthMonitor()
+	defer a.health.Close()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); a.queue.sendLoop(ctx, n, a.cp) }()
@@ -123,6 +137,8 @@ func (n *Node) runAgent(ctx context.Context) {
 			}
 		case r := <-a.launched:
 			a.launchDone(r)
+		case c := <-a.health.Changes():
+			a.healthChanged(c)
 		case e := <-a.iso.Exits():
 			a.exited(e)
 			// Drain what else has ended, so one reconcile covers a burst.
@@ -283,6 +299,7 @@ func (a *agent) reconcile(ctx context.Context, tasks []*raftfsm.Task) {
 		case lt == nil:
 			a.launch(ctx, t, now)
 		case t.KillRequested && !lt.killing:
+			lt.killedFor = t.KillReason
 			a.kill(ctx, t.ID, lt, grace(t.KillGraceSeconds))
 			a.queue.push(raftfsm.StatusUpdate{TaskID: t.ID, State: raftfsm.TaskKilling, At: now})
 		case !lt.launching && !lt.runningSent && (t.State == raftfsm.TaskStaging || t.State == raftfsm.TaskStarting):
@@ -290,6 +307,10 @@ func (a *agent) reconcile(ctx context.Context, tasks []*raftfsm.Task) {
 			// the log (it was queued when clusterd died): send it again.
 			lt.runningSent = true
 			a.queue.push(raftfsm.StatusUpdate{TaskID: t.ID, State: raftfsm.TaskRunning, Message: "re-adopted after an agent restart", At: now})
+		}
+		if lt := a.local[t.ID]; lt != nil && !lt.launching && !lt.killing && !lt.checked && len(t.HealthChecks) > 0 &&
+			(t.Healthy == nil || *t.Healthy) {
+			a.startHealth(t, lt, now)
 		}
 	}
 	for id, lt := range a.local {
@@ -356,6 +377,7 @@ func (a *agent) launchDone(r launchResult) {
 	}
 	a.queue.push(raftfsm.StatusUpdate{TaskID: r.taskID, State: raftfsm.TaskRunning, At: r.at})
 	lt.runningSent = true
+	lt.runningAt = r.at
 	if lt.early != nil {
 		a.exited(*lt.early)
 	} else if lt.killing {
@@ -366,6 +388,7 @@ func (a *agent) launchDone(r launchResult) {
 
 func (a *agent) kill(ctx context.Context, id string, lt *localTask, g time.Duration) {
 	lt.killing = true
+	a.stopHealth(id, lt)
 	if lt.launching {
 		return // launchDone kills it once it has started
 	}
@@ -384,12 +407,26 @@ func (a *agent) reportReason(id, state, msg, reason string, code *int, at time.T
 	a.queue.push(raftfsm.StatusUpdate{TaskID: id, State: state, Message: msg, Reason: reason, ExitCode: code, At: at})
 }
 
+// killMessage is a killed task's last message: why it was killed, when
+// the cluster said.
+func killMessage(lt *localTask) string {
+	switch {
+	case lt == nil || lt.killedFor == "":
+		return "killed"
+	case lt.unhealthy != "":
+		return "killed (" + lt.killedFor + "): " + lt.unhealthy
+	}
+	return "killed (" + lt.killedFor + ")"
+}
+
 // exited maps an isolator exit to the Mesos terminal state.
 func (a *agent) exited(e isolate.Exit) {
 	if lt := a.local[e.TaskID]; lt != nil && lt.launching {
 		lt.early = &e
 		return
 	}
+	lt := a.local[e.TaskID]
+	a.stopHealth(e.TaskID, lt)
 	delete(a.local, e.TaskID)
 	a.gpu.release(e.TaskID)
 	a.finished[e.TaskID] = true
@@ -418,7 +455,7 @@ func (a *agent) exited(e isolate.Exit) {
 			a.report(e.TaskID, raftfsm.TaskFailed, fmt.Sprintf("exited with code %d", code), &code, at)
 		}
 	case isolate.Killed:
-		a.report(e.TaskID, raftfsm.TaskKilled, "killed", nil, at)
+		a.report(e.TaskID, raftfsm.TaskKilled, killMessage(lt), nil, at)
 	case isolate.Signaled:
 		a.report(e.TaskID, raftfsm.TaskFailed, fmt.Sprintf("terminated by signal %s", e.Signal), nil, at)
 	case isolate.Lost:

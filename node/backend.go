@@ -40,7 +40,7 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 	v := n.fsm.View()
 	st := api.Status{
 		ClusterID: v.ClusterID(), Version: n.cfg.Version, NodeID: n.id, NodeName: n.cfg.NodeName,
-		RaftState: n.raft.raft.State().String(), AppliedIndex: v.Index(),
+		RaftState: n.raft.raft.State().String(), AppliedIndex: v.Index(), LogVersion: v.LogVersion(),
 		Nodes: map[string]int{}, Tasks: map[string]int{}, Uptime: time.Since(n.started).Seconds(),
 	}
 	if addr, id := n.raft.raft.LeaderWithID(); addr != "" {
@@ -187,6 +187,7 @@ func (b *backend) jobToAPI(j *raftfsm.Job, tasks []*raftfsm.Task) api.Job {
 			out.Tasks[t.State]++
 		}
 	}
+	fillRecords(&out, j, tasks, b.n.now())
 	b.n.leaderMu.Lock()
 	l := b.n.leader
 	b.n.leaderMu.Unlock()
@@ -210,10 +211,64 @@ func (b *backend) SubmitJob(ctx context.Context, spec api.JobSpec) (api.Job, err
 	if err := checkSpecDetails(fs); err != nil {
 		return api.Job{}, err
 	}
-	if _, err := b.n.apply(&raftfsm.UpsertJob{Spec: fs, At: time.Now()}); err != nil {
+	if _, err := b.n.apply(&raftfsm.UpsertJob{Spec: fs, At: b.n.now()}); err != nil {
 		return api.Job{}, err
 	}
 	return b.Job(ctx, spec.ID)
+}
+
+func (b *backend) ScaleJob(ctx context.Context, id string, instances int) (api.Job, error) {
+	j, logVersion, err := b.existingJob(id)
+	switch {
+	case err != nil:
+		return api.Job{}, err
+	case j.Spec.Type != raftfsm.JobService:
+		return api.Job{}, &api.ValidationError{Field: "instances", Message: fmt.Sprintf("job %s is a %s job: scale services; a %s job's instances per run change by submitting it again", id, j.Spec.Type, j.Spec.Type)}
+	case logVersion < 2:
+		return api.Job{}, fmt.Errorf("scaling without a new version needs every server upgraded (the log is at version %d); submit the job with the new instance count instead: %w", logVersion, api.ErrConflict)
+	}
+	if _, err := b.n.apply(&raftfsm.ScaleJob{ID: id, Instances: instances, At: b.n.now()}); err != nil {
+		return api.Job{}, err
+	}
+	return b.Job(ctx, id)
+}
+
+func (b *backend) StartRun(ctx context.Context, id string) (api.Job, error) {
+	j, logVersion, err := b.existingJob(id)
+	switch {
+	case err != nil:
+		return api.Job{}, err
+	case j.Spec.Type == raftfsm.JobService:
+		return api.Job{}, fmt.Errorf("job %s is a service: it has no runs; batch and cron jobs do: %w", id, api.ErrConflict)
+	case logVersion < 2:
+		return api.Job{}, fmt.Errorf("runs need every server upgraded (the log is at version %d): %w", logVersion, api.ErrConflict)
+	}
+	if r := j.CurrentRun(); r != nil && r.State == raftfsm.RunRunning {
+		switch j.Spec.ConcurrencyPolicy {
+		case "allow", "replace":
+		case "":
+			return api.Job{}, fmt.Errorf("run %d of job %s is still running: wait for it, or kill its tasks: %w", r.Number, id, api.ErrConflict)
+		default:
+			return api.Job{}, fmt.Errorf("run %d of job %s is still running and its concurrency_policy is %q: wait for it, or kill its tasks: %w", r.Number, id, j.Spec.ConcurrencyPolicy, api.ErrConflict)
+		}
+	}
+	if _, err := b.n.apply(&raftfsm.StartRun{Job: id, Trigger: raftfsm.TriggerManual, At: b.n.now()}); err != nil {
+		return api.Job{}, err
+	}
+	return b.Job(ctx, id)
+}
+
+// existingJob is job id in the current state, and the log's version.
+func (b *backend) existingJob(id string) (*raftfsm.Job, int, error) {
+	v, err := b.view()
+	if err != nil {
+		return nil, 0, err
+	}
+	j := v.Job(id)
+	if j == nil {
+		return nil, 0, fmt.Errorf("job %q: %w", id, api.ErrNotFound)
+	}
+	return j, v.LogVersion(), nil
 }
 
 func (b *backend) DeleteJob(ctx context.Context, id string) error {
@@ -227,7 +282,7 @@ func (b *backend) DeleteJob(ctx context.Context, id string) error {
 	if children := childrenOf(v, id); len(children) > 0 {
 		return fmt.Errorf("jobs %s run after %s: delete them, or change their parents, first: %w", strings.Join(children, ", "), id, api.ErrConflict)
 	}
-	_, err = b.n.apply(&raftfsm.DeleteJob{ID: id, At: time.Now()})
+	_, err = b.n.apply(&raftfsm.DeleteJob{ID: id, At: b.n.now()})
 	return err
 }
 

@@ -86,6 +86,11 @@ type Config struct {
 	// dynamic unprivileged one (root among them only if listed).
 	AllowUsers []string
 
+	// Clock is the time the leader schedules by (cron schedules, backoffs,
+	// offer filters, the times of job changes); nil is time.Now. Tests set
+	// it to drive schedules without waiting.
+	Clock func() time.Time
+
 	// AllocationInterval is how often the leader offers resources even when
 	// nothing changed (default 1s); freed resources are offered at once.
 	AllocationInterval time.Duration

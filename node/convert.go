@@ -2,9 +2,11 @@ package node
 
 import (
 	"math"
+	"time"
 
 	"github.com/clusterd/clusterd/allocator"
 	"github.com/clusterd/clusterd/isolate"
+	"github.com/clusterd/clusterd/node/jobs"
 	"github.com/clusterd/clusterd/raftfsm"
 	"github.com/clusterd/clusterd/web/api"
 )
@@ -132,11 +134,40 @@ func taskToAPI(t *raftfsm.Task, nodeName string) api.Task {
 	out := api.Task{
 		ID: t.ID, Job: t.Job, JobVersion: t.JobVersion, Instance: t.Instance, Framework: t.Framework,
 		Node: t.Node, NodeName: nodeName, State: t.State, Message: t.Message, Reason: t.Reason, ExitCode: t.ExitCode,
-		Cmd: t.Cmd, Env: t.Env, Resources: fsmToAPI(t.Resources), KillRequested: t.KillRequested, Healthy: t.Healthy, Run: t.Run,
+		Cmd: t.Cmd, Env: t.Env, Resources: fsmToAPI(t.Resources), KillRequested: t.KillRequested, KillReason: t.KillReason, Healthy: t.Healthy, Run: t.Run,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 	}
 	for _, h := range t.History {
 		out.History = append(out.History, api.TaskStatus{State: h.State, Time: h.Time, Message: h.Message, Reason: h.Reason, ExitCode: h.ExitCode, Healthy: h.Healthy})
 	}
 	return out
+}
+
+// fillRecords adds a job's deployments, runs, the progress of a service's
+// roll-out and a cron job's next run to its API form.
+func fillRecords(out *api.Job, j *raftfsm.Job, tasks []*raftfsm.Task, now time.Time) {
+	for _, d := range j.Deployments {
+		out.Deployments = append(out.Deployments, api.DeploymentRecord{Version: d.Version, State: d.State, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt})
+	}
+	for _, r := range j.Runs {
+		out.Runs = append(out.Runs, api.Run{Number: r.Number, Version: r.Version, Trigger: r.Trigger, ScheduledFor: r.ScheduledFor,
+			State: r.State, Message: r.Message, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt})
+	}
+	out.NextRun = jobs.NextRun(j, now)
+	if n := len(j.Deployments); n > 0 && j.Deployments[n-1].State == raftfsm.DeploymentRunning {
+		d := &api.Deployment{Version: j.Version, Instances: j.Spec.Instances, StartedAt: j.Deployments[n-1].StartedAt}
+		for _, t := range tasks {
+			switch {
+			case !t.Active() || t.KillRequested:
+			case t.JobVersion == j.Version:
+				d.Updated++
+				if jobs.Serving(t) {
+					d.Healthy++
+				}
+			default:
+				d.Old++
+			}
+		}
+		out.Deployment = d
+	}
 }

@@ -95,8 +95,7 @@ func childrenOf(v *raftfsm.View, id string) []string {
 }
 
 // checkSpecDetails checks what needs the placement and schedule libraries:
-// constraints and the cron schedule. Features this build does not run yet
-// are refused rather than accepted and ignored.
+// constraints and the cron schedule.
 func checkSpecDetails(s raftfsm.JobSpec) error {
 	if s.Type == raftfsm.JobCron {
 		if _, err := schedule.Parse(s.Schedule, s.TimeZone); err != nil {
@@ -107,9 +106,6 @@ func checkSpecDetails(s raftfsm.JobSpec) error {
 		if err := c.Validate(); err != nil {
 			return &api.ValidationError{Field: fmt.Sprintf("constraints[%d]", i), Message: err.Error()}
 		}
-	}
-	if len(s.HealthChecks) > 0 {
-		return &api.ValidationError{Field: "health_checks", Message: "is not supported by this build yet"}
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ type appliedEvent struct {
 // of apply and must not block.
 func (l *leaderState) observe(index uint64, cmd raftfsm.Command, res *raftfsm.Result) {
 	switch cmd.(type) {
-	case *raftfsm.TaskStatusBatch, *raftfsm.RegisterNode, *raftfsm.SetNodeState, *raftfsm.UpsertJob, *raftfsm.DeleteJob, *raftfsm.KillTasks,
+	case *raftfsm.TaskStatusBatch, *raftfsm.RegisterNode, *raftfsm.SetNodeState, *raftfsm.UpsertJob, *raftfsm.DeleteJob, *raftfsm.ScaleJob, *raftfsm.StartRun, *raftfsm.KillTasks,
 		*raftfsm.Acknowledge, *raftfsm.UpdateRoles, *raftfsm.RemoveFramework:
 	default:
 		return // the leader loop wrote it itself, or it does not affect allocation
@@ -175,13 +175,14 @@ func (n *Node) runLeader(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		l.mu.Lock()
-		l.step(time.Now())
+		now := n.now()
+		l.step(now)
 		at := l.nextWake()
 		l.mu.Unlock()
 		var wake <-chan time.Time
 		var timer *time.Timer
 		if !at.IsZero() {
-			timer = time.NewTimer(time.Until(at))
+			timer = time.NewTimer(at.Sub(now))
 			wake = timer.C
 		}
 		select {
@@ -220,7 +221,7 @@ func (c *scheduleCache) parse(spec, tz string) (schedule.Schedule, error) {
 }
 
 func newLeaderLoop(n *Node, st *leaderState, alloc *allocator.Allocator) *leaderLoop {
-	l := &leaderLoop{n: n, state: st, alloc: alloc, started: time.Now(), jobRoles: map[string]bool{}, stopped: make(chan struct{})}
+	l := &leaderLoop{n: n, state: st, alloc: alloc, started: n.now(), jobRoles: map[string]bool{}, stopped: make(chan struct{})}
 	l.sched.init(n.metrics)
 	st.loop = l
 	return l
@@ -400,7 +401,7 @@ func (l *leaderLoop) step(now time.Time) {
 				}
 				l.applyRole(r)
 			}
-		case *raftfsm.UpsertJob, *raftfsm.DeleteJob, *raftfsm.KillTasks, *raftfsm.RemoveFramework:
+		case *raftfsm.UpsertJob, *raftfsm.DeleteJob, *raftfsm.ScaleJob, *raftfsm.StartRun, *raftfsm.KillTasks, *raftfsm.RemoveFramework:
 			revive = true
 		}
 	}
@@ -481,7 +482,16 @@ func (l *leaderLoop) checkRecovery(now time.Time) {
 func mostly(part, whole int) bool { return whole == 0 || part*5 >= whole*4 }
 
 // runJobs runs the built-in framework over the offers it holds.
+//
+// Not while a new leader recovers: until the agents have re-registered,
+// the state may still list as running tasks that ended meanwhile, and a
+// cron run due then would be skipped for a previous run that is over (or
+// an instance replaced twice). Schedules wait for the end of recovery,
+// within their epsilon.
 func (l *leaderLoop) runJobs(now time.Time) {
+	if l.recovering {
+		return
+	}
 	v := l.n.fsm.View()
 	in := jobs.Input{Now: now, Jobs: v.Jobs(), Tasks: map[string][]*raftfsm.Task{}, NewTaskID: newTaskID,
 		Schedule: l.schedules.parse, Records: v.LogVersion() >= 2}
@@ -532,8 +542,16 @@ func (l *leaderLoop) runJobs(now time.Time) {
 	// meanwhile the offer goes to others (this framework in its other
 	// roles among them) instead of coming straight back to the first role
 	// in name order. Job changes revive the framework (clearing filters).
+	// The filter ends no later than the plan's next due time (a backoff, a
+	// schedule), so the offer is back when something can use it.
+	var refuse time.Duration // the default filter
+	if !plan.WakeAt.IsZero() {
+		if until := plan.WakeAt.Sub(now); until < l.alloc.DefaultRefuse() {
+			refuse = max(until, time.Millisecond)
+		}
+	}
 	for _, o := range plan.Unused {
-		_ = l.alloc.Decline(now, o.Framework, []allocator.OfferID{o.ID}, 0)
+		_ = l.alloc.Decline(now, o.Framework, []allocator.OfferID{o.ID}, refuse)
 	}
 	byReason := map[string][]string{}
 	var reasons []string

@@ -277,6 +277,14 @@ const applyTimeout = 10 * time.Second
 // apply writes a command to the Raft log through this node, which must be the
 // leader, and returns what applying it did. Every write goes through here, so
 // the leader loop hears about every result (freed resources above all).
+// now is the time the leader schedules by: Config.Clock, or the system's.
+func (n *Node) now() time.Time {
+	if n.cfg.Clock != nil {
+		return n.cfg.Clock()
+	}
+	return time.Now()
+}
+
 func (n *Node) apply(cmd raftfsm.Command) (*raftfsm.Result, error) {
 	res, _, err := n.applyAt(cmd)
 	return res, err

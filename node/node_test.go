@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,14 @@ func startNode(t testing.TB) *Node {
 
 // startNodeWith is startNode with configuration changes.
 func startNodeWith(t testing.TB, change func(*Config)) *Node {
+	t.Helper()
+	n, _ := startNodeCtl(t, change)
+	return n
+}
+
+// startNodeCtl is startNodeWith that also returns a stop function, which
+// shuts the node down and waits (the test's cleanup calls it too).
+func startNodeCtl(t testing.TB, change func(*Config)) (*Node, func()) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
@@ -38,18 +47,27 @@ func startNodeWith(t testing.TB, change func(*Config)) *Node {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx, func(ReadyInfo) { close(ready) }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("node shutdown: %v", err)
-		}
-	})
+	finished := make(chan struct{})
+	var runErr error
+	go func() {
+		defer close(finished)
+		runErr = n.Run(ctx, func(ReadyInfo) { close(ready) })
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			<-finished
+			if runErr != nil {
+				t.Errorf("node shutdown: %v", runErr)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	select {
 	case <-ready:
-	case err := <-done:
-		t.Fatalf("node failed to start: %v", err)
+	case <-finished:
+		t.Fatalf("node failed to start: %v", runErr)
 	}
 	waitFor(t, "leadership and registration", 10*time.Second, func() bool {
 		n.leaderMu.Lock()
@@ -57,7 +75,7 @@ func startNodeWith(t testing.TB, change func(*Config)) *Node {
 		n.leaderMu.Unlock()
 		return leading && n.fsm.View().Node(n.id) != nil
 	})
-	return n
+	return n, stop
 }
 
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {

@@ -434,6 +434,12 @@ func (l *leaderLoop) reserve(agentID string, rs []mesos.Resource, unreserve bool
 			return l.alloc.Reserve(id, role, res)
 		}
 		err := do()
+		if errors.Is(err, allocator.ErrUnknownAgent) {
+			// Registered, but the loop has not taken the registration in
+			// yet (it does at its next step): take it in now.
+			l.syncAgent(nd)
+			err = do()
+		}
 		if errors.Is(err, allocator.ErrOverCommit) && l.alloc.AgentActive(id) {
 			l.rescinded(l.alloc.DeactivateAgent(id))
 			l.alloc.ActivateAgent(id)

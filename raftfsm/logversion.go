@@ -65,6 +65,6 @@ func (s JobSpec) v1() JobSpec {
 
 // v1 is the task as a version 1 log held it.
 func (t Task) v1() Task {
-	t.Role, t.Name, t.Run, t.KillReason, t.Healthy, t.Unacked = "", "", 0, "", nil, nil
+	t.Role, t.Name, t.Run, t.KillReason, t.Healthy, t.Unacked, t.HealthChecks = "", "", 0, "", nil, nil, nil
 	return t
 }

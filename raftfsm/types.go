@@ -327,6 +327,9 @@ type Task struct {
 	KillGraceSeconds float64           `json:"kill_grace_seconds,omitempty"`
 	Profile          string            `json:"profile,omitempty"`
 	User             string            `json:"user,omitempty"`
+	// HealthChecks are run by the agent while the task runs; it reports
+	// the changes of the task's health (Healthy).
+	HealthChecks []HealthCheck `json:"health_checks,omitempty"`
 
 	State         string `json:"state"`
 	Message       string `json:"message,omitempty"`

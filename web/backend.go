@@ -27,6 +27,13 @@ type Backend interface {
 	SubmitJob(ctx context.Context, spec api.JobSpec) (api.Job, error)
 	// DeleteJob kills the job's tasks and removes the job.
 	DeleteJob(ctx context.Context, id string) error
+	// ScaleJob sets a service's instance count, keeping its version (no
+	// rolling update: instances are added or the newest removed).
+	ScaleJob(ctx context.Context, id string, instances int) (api.Job, error)
+	// StartRun starts a run of a batch or cron job now, whatever its
+	// schedule or parents (Chronos's manual start); api.ErrConflict when
+	// its concurrency policy forbids a run beside the running one.
+	StartRun(ctx context.Context, id string) (api.Job, error)
 
 	Tasks(ctx context.Context, filter api.TaskFilter) ([]api.Task, error)
 	Task(ctx context.Context, id string) (api.Task, error)

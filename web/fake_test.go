@@ -91,6 +91,30 @@ func (f *fakeBackend) SubmitJob(ctx context.Context, spec api.JobSpec) (api.Job,
 	return j, nil
 }
 
+func (f *fakeBackend) ScaleJob(ctx context.Context, id string, instances int) (api.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j, ok := f.jobs[id]
+	if !ok {
+		return api.Job{}, fmt.Errorf("job %s: %w", id, api.ErrNotFound)
+	}
+	j.Instances = instances
+	f.jobs[id] = j
+	return j, nil
+}
+
+func (f *fakeBackend) StartRun(ctx context.Context, id string) (api.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j, ok := f.jobs[id]
+	if !ok {
+		return api.Job{}, fmt.Errorf("job %s: %w", id, api.ErrNotFound)
+	}
+	j.Runs = append(j.Runs, api.Run{Number: len(j.Runs) + 1, Trigger: "manual", State: "running"})
+	f.jobs[id] = j
+	return j, nil
+}
+
 func (f *fakeBackend) DeleteJob(ctx context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -72,6 +72,32 @@ func (s *server) submitJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, status, job)
 }
 
+func (s *server) scaleJob(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	instances, err := api.DecodeScale(r.Body)
+	if err != nil {
+		s.writeError(w, r, err, object{})
+		return
+	}
+	job, err := s.backend.ScaleJob(r.Context(), id, instances)
+	if err != nil {
+		s.writeError(w, r, err, object{"job", id})
+		return
+	}
+	writeJSON(w, r, http.StatusOK, job)
+}
+
+// startRun starts a run now: 201 with the job, its new run last in Runs.
+func (s *server) startRun(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	job, err := s.backend.StartRun(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err, object{"job", id})
+		return
+	}
+	writeJSON(w, r, http.StatusCreated, job)
+}
+
 func (s *server) deleteJob(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if err := s.backend.DeleteJob(r.Context(), id); err != nil {

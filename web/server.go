@@ -81,6 +81,8 @@ func (s *server) handler(cfg Config) http.Handler {
 		{"/v1/nodes", map[string]http.HandlerFunc{"GET": s.listNodes}},
 		{"/v1/jobs", map[string]http.HandlerFunc{"GET": s.listJobs, "POST": s.submitJob}},
 		{"/v1/jobs/{id}", map[string]http.HandlerFunc{"GET": s.getJob, "DELETE": s.deleteJob}},
+		{"/v1/jobs/{id}/scale", map[string]http.HandlerFunc{"POST": s.scaleJob}},
+		{"/v1/jobs/{id}/runs", map[string]http.HandlerFunc{"POST": s.startRun}},
 		{"/v1/tasks", map[string]http.HandlerFunc{"GET": s.listTasks}},
 		{"/v1/tasks/{id}", map[string]http.HandlerFunc{"GET": s.getTask}},
 		{"/v1/tasks/{id}/kill", map[string]http.HandlerFunc{"POST": s.killTask}},

@@ -215,6 +215,30 @@ func TestDeleteJobAnswersNoContent(t *testing.T) {
 	}
 }
 
+func TestScaleJobTakesAnInstanceCount(t *testing.T) {
+	e := newTestEnv(t)
+	var j api.Job
+	expectJSON(t, e.do(t, "POST", "/v1/jobs/web/scale", `{"instances": 5}`), 200, &j)
+	if j.ID != "web" || j.Instances != 5 {
+		t.Errorf("scaled job %s has %d instances, want web with 5", j.ID, j.Instances)
+	}
+	expectError(t, e.do(t, "POST", "/v1/jobs/web/scale", `{}`), 400, "instances", "is required")
+	expectError(t, e.do(t, "POST", "/v1/jobs/web/scale", `{"instances": -1}`), 400, "instances", "between 0 and")
+	expectError(t, e.do(t, "POST", "/v1/jobs/web/scale", `{"instances": 2, "force": true}`), 400, "force", "unknown field (known: instances)")
+	expectError(t, e.do(t, "POST", "/v1/jobs/nope/scale", `{"instances": 2}`), 404, "", `job "nope" not found`)
+	expectError(t, e.do(t, "GET", "/v1/jobs/web/scale", ""), 405, "", "")
+}
+
+func TestStartRunAnswersCreatedWithTheRun(t *testing.T) {
+	e := newTestEnv(t)
+	var j api.Job
+	expectJSON(t, e.do(t, "POST", "/v1/jobs/bigbatch/runs", ""), 201, &j)
+	if n := len(j.Runs); n == 0 || j.Runs[n-1].Trigger != "manual" {
+		t.Errorf("runs %+v, want a manual run last", j.Runs)
+	}
+	expectError(t, e.do(t, "POST", "/v1/jobs/nope/runs", ""), 404, "", `job "nope" not found`)
+}
+
 func TestUnknownJobAndTaskAnswerNotFound(t *testing.T) {
 	e := newTestEnv(t)
 	expectError(t, e.do(t, "GET", "/v1/jobs/nope", ""), 404, "", `job "nope" not found`)

@@ -268,6 +268,7 @@ func newTask(need instanceNeed, s *offerSpace, ports []allocator.PortRange, newI
 		KillGraceSeconds: spec.KillGraceSeconds,
 		Profile:          spec.Profile,
 		User:             spec.User,
+		HealthChecks:     spec.HealthChecks,
 	}
 }
 

@@ -308,7 +308,7 @@ func State(j *raftfsm.Job, tasks []*raftfsm.Task) string {
 			if t.Active() && t.JobVersion < j.Version && !t.KillRequested {
 				return "deploying"
 			}
-			if t.JobVersion == j.Version && t.Instance < j.Spec.Instances && healthy(j, t) {
+			if t.JobVersion == j.Version && t.Instance < j.Spec.Instances && Serving(t) {
 				current++
 			}
 		}

@@ -525,6 +525,9 @@ func TestRollingUpdateWaitsForNewTasksToPassTheirHealthChecks(t *testing.T) {
 		tk.Healthy = ptr(true)
 	}
 	p := Decide(input(t0, []*raftfsm.Job{web}, tasks, offer("o1", "agent-1", 8, 8192)))
+	if got := launched(p); len(got) != 2 || len(got[0].HealthChecks) != 1 || got[0].HealthChecks[0].Protocol != "HTTP" {
+		t.Fatalf("launched %+v, want 2 new tasks carrying the job's health check for their agent", got)
+	}
 	tasks = apply(p, tasks, raftfsm.TaskRunning) // running, not checked yet
 	if p = Decide(input(t0, []*raftfsm.Job{web}, tasks)); len(p.Kill) != 0 {
 		t.Fatalf("kill %v before the new tasks passed a health check", p.Kill)

@@ -163,10 +163,7 @@ func scheduleRuns(j *raftfsm.Job, running bool, in Input, d *runDecision) {
 	if err != nil {
 		return // refused at submission; an old entry cannot be run
 	}
-	after := j.LastScheduled
-	if after.IsZero() || j.CreatedAt.After(after) {
-		after = j.CreatedAt
-	}
+	after := scheduledUpTo(j)
 	now := in.Now
 	due := schedule.Due(sched, after, now, maxMissed)
 	if len(due) > 0 {
@@ -241,4 +238,32 @@ func (in Input) schedule(spec, tz string) (schedule.Schedule, error) {
 		return in.Schedule(spec, tz)
 	}
 	return schedule.Parse(spec, tz)
+}
+
+// NextRun is when a cron job's schedule next starts a run, or zero when it
+// never will (or the schedule does not parse).
+func NextRun(j *raftfsm.Job, now time.Time) time.Time {
+	if j.Spec.Type != raftfsm.JobCron {
+		return time.Time{}
+	}
+	sched, err := schedule.Parse(j.Spec.Schedule, j.Spec.TimeZone)
+	if err != nil {
+		return time.Time{}
+	}
+	after := scheduledUpTo(j)
+	next, ok := sched.Next(maxTime(after, now))
+	if !ok {
+		return time.Time{}
+	}
+	return next
+}
+
+// scheduledUpTo is the time up to which a cron job's schedule was handled:
+// its latest run started or skipped, or its creation (a new job does not
+// run what was due before it existed).
+func scheduledUpTo(j *raftfsm.Job) time.Time {
+	if j.LastScheduled.IsZero() || j.CreatedAt.After(j.LastScheduled) {
+		return j.CreatedAt
+	}
+	return j.LastScheduled
 }

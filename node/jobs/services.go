@@ -62,13 +62,13 @@ func Backoff(spec raftfsm.JobSpec, failures int) time.Duration {
 	return time.Duration(math.Round(min(d, p.maxDelay)*1e6)) * time.Microsecond
 }
 
-// healthy reports whether a task serves: running, and passing its health
-// checks when it has any.
-func healthy(j *raftfsm.Job, t *raftfsm.Task) bool {
+// Serving reports whether a task serves: running, not being killed, and
+// passing its health checks when it has any.
+func Serving(t *raftfsm.Task) bool {
 	if t.State != raftfsm.TaskRunning || t.KillRequested {
 		return false
 	}
-	return len(j.Spec.HealthChecks) == 0 || (t.Healthy != nil && *t.Healthy)
+	return len(t.HealthChecks) == 0 || (t.Healthy != nil && *t.Healthy)
 }
 
 // serviceDecision is what reconciling a service decides.
@@ -170,12 +170,12 @@ func reconcileService(j *raftfsm.Job, tasks []*raftfsm.Task, now time.Time) serv
 	// already runs the new version first, then the unhealthy ones.
 	healthyCount := 0
 	for i := 0; i < n; i++ {
-		if t := current[i]; t != nil && healthy(j, t) {
+		if t := current[i]; t != nil && Serving(t) {
 			healthyCount++
 		}
 	}
 	for _, t := range old {
-		if healthy(j, t) {
+		if Serving(t) {
 			healthyCount++
 		}
 	}
@@ -185,14 +185,14 @@ func reconcileService(j *raftfsm.Job, tasks []*raftfsm.Task, now time.Time) serv
 		if ra != rb {
 			return ra
 		}
-		ha, hb := healthy(j, old[a]), healthy(j, old[b])
+		ha, hb := Serving(old[a]), Serving(old[b])
 		if ha != hb {
 			return !ha
 		}
 		return old[a].Instance > old[b].Instance
 	})
 	for _, t := range old {
-		h := healthy(j, t)
+		h := Serving(t)
 		if h && healthyCount-1 < minHealthy {
 			continue
 		}
@@ -204,7 +204,7 @@ func reconcileService(j *raftfsm.Job, tasks []*raftfsm.Task, now time.Time) serv
 	if dep := runningDeployment(j); dep != nil && dep.Version == version && len(old) == 0 {
 		done := true
 		for i := 0; i < n && done; i++ {
-			done = current[i] != nil && healthy(j, current[i])
+			done = current[i] != nil && Serving(current[i])
 		}
 		if done {
 			d.end = &raftfsm.EndDeployment{Job: j.Spec.ID, Version: version, At: now}

@@ -327,6 +327,11 @@ func TestLogCompactsAndANewVoterCatchesUpFromASnapshot(t *testing.T) {
 		jobs, _ := c.Jobs(0)
 		return len(jobs) == 1 && jobs[0].State == "complete"
 	})
+	// Twenty more entries, one each whatever the load: the status updates
+	// above may be batched into fewer than the threshold.
+	for i := range 20 {
+		c.Submit(t, 0, fmt.Sprintf(`{"id":"probe%d","type":"service","cmd":"sleep 600","instances":0,"cpus":0.01,"mem":1}`, i))
+	}
 	st, _ := c.Status(0)
 	c.Eventually(t, "the leader took a snapshot", 20*time.Second, func() bool { return snapshots(c.Node(0)) > 0 })
 	// Two more servers join: the leader makes them voters and they get

@@ -160,7 +160,7 @@ func (c *Constraint) UnmarshalJSON(b []byte) error {
 // fields; defaults: grace 300 s, interval 60 s, timeout 20 s, 3
 // consecutive failures).
 type HealthCheck struct {
-	Protocol               string   `json:"protocol"` // "HTTP", "TCP" or "COMMAND"
+	Protocol               string   `json:"protocol"` // "HTTP", "HTTPS" (certificate not verified), "TCP" or "COMMAND"
 	Path                   string   `json:"path,omitempty"`
 	PortIndex              int      `json:"port_index,omitempty"`
 	Command                string   `json:"command,omitempty"`
@@ -220,6 +220,32 @@ func DecodeJobSpec(r io.Reader) (JobSpec, error) {
 	}
 	spec.ApplyDefaults()
 	return spec, nil
+}
+
+// Scale is the body of POST /v1/jobs/{id}/scale: a service's new instance
+// count (0 suspends it). Scaling keeps the job's version: no rolling update.
+type Scale struct {
+	Instances *int `json:"instances"`
+}
+
+// DecodeScale reads and checks a Scale.
+func DecodeScale(r io.Reader) (int, error) {
+	var s Scale
+	dec := json.NewDecoder(io.LimitReader(r, 4<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return 0, invalid(strings.Trim(name, `"`), "unknown field (known: instances)")
+		}
+		return 0, jsonError(err)
+	}
+	switch {
+	case s.Instances == nil:
+		return 0, invalid("instances", "is required: the service's new instance count")
+	case *s.Instances < 0 || *s.Instances > maxInstances:
+		return 0, invalid("instances", "must be between 0 and %d, got %d", maxInstances, *s.Instances)
+	}
+	return *s.Instances, nil
 }
 
 // jsonError turns encoding/json's errors into ones that name the field.
@@ -511,7 +537,7 @@ func (hc HealthCheck) validate(ports int) *ValidationError {
 		return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
 	}
 	switch strings.ToUpper(hc.Protocol) {
-	case "HTTP", "TCP":
+	case "HTTP", "HTTPS", "TCP":
 		if hc.PortIndex < 0 || hc.PortIndex >= ports {
 			return bad("port_index", "%d is not one of the job's %d ports (set \"ports\" and port_index 0..ports-1)", hc.PortIndex, ports)
 		}
@@ -523,10 +549,10 @@ func (hc HealthCheck) validate(ports int) *ValidationError {
 			return bad("command", "is required for a COMMAND check")
 		}
 	default:
-		return bad("protocol", `%q: use "HTTP", "TCP" or "COMMAND"`, hc.Protocol)
+		return bad("protocol", `%q: use "HTTP", "HTTPS", "TCP" or "COMMAND"`, hc.Protocol)
 	}
-	if hc.Path != "" && !strings.EqualFold(hc.Protocol, "HTTP") {
-		return bad("path", "applies to HTTP checks only")
+	if hc.Path != "" && !strings.EqualFold(hc.Protocol, "HTTP") && !strings.EqualFold(hc.Protocol, "HTTPS") {
+		return bad("path", "applies to HTTP and HTTPS checks only")
 	}
 	if hc.Path != "" && !strings.HasPrefix(hc.Path, "/") {
 		return bad("path", "%q must start with /", hc.Path)
@@ -594,7 +620,7 @@ func (s *JobSpec) ApplyDefaults() {
 		for i := range s.HealthChecks {
 			hc := &s.HealthChecks[i]
 			hc.Protocol = strings.ToUpper(hc.Protocol)
-			if hc.Protocol == "HTTP" && hc.Path == "" {
+			if (hc.Protocol == "HTTP" || hc.Protocol == "HTTPS") && hc.Path == "" {
 				hc.Path = "/"
 			}
 			if hc.GracePeriodSeconds == nil {

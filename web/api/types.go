@@ -131,6 +131,9 @@ type Task struct {
 	Env           map[string]string `json:"env,omitempty"`
 	Resources     Resources         `json:"resources"`
 	KillRequested bool              `json:"kill_requested,omitempty"`
+	// KillReason says why the cluster killed it ("scaled down", "replaced
+	// by a newer version", "unhealthy", ...); empty for a user's kill.
+	KillReason string `json:"kill_reason,omitempty"`
 	// Healthy is what the task's health checks last found (absent without
 	// checks, or before their first result).
 	Healthy *bool `json:"healthy,omitempty"`
@@ -179,21 +182,24 @@ type Usage struct {
 
 // Status is the answer of GET /v1/status: the cluster at a glance.
 type Status struct {
-	ClusterID    string         `json:"cluster_id"`
-	Version      string         `json:"version"`
-	NodeID       string         `json:"node_id"`
-	NodeName     string         `json:"node_name"`
-	Leader       string         `json:"leader"`      // node id of the leader
-	LeaderAddr   string         `json:"leader_addr"` // its HTTP address
-	RaftState    string         `json:"raft_state"`  // Leader, Follower, Candidate
-	AppliedIndex uint64         `json:"applied_index"`
-	Voters       []string       `json:"voters"`
-	Nodes        map[string]int `json:"nodes"` // by node state
-	Jobs         int            `json:"jobs"`
-	Tasks        map[string]int `json:"tasks"` // active + recent tasks by state
-	Capacity     Resources      `json:"capacity"`
-	Allocated    Resources      `json:"allocated"`
-	Uptime       float64        `json:"uptime_seconds"`
+	ClusterID    string `json:"cluster_id"`
+	Version      string `json:"version"`
+	NodeID       string `json:"node_id"`
+	NodeName     string `json:"node_name"`
+	Leader       string `json:"leader"`      // node id of the leader
+	LeaderAddr   string `json:"leader_addr"` // its HTTP address
+	RaftState    string `json:"raft_state"`  // Leader, Follower, Candidate
+	AppliedIndex uint64 `json:"applied_index"`
+	// LogVersion is the replicated log's version: features of a newer one
+	// are refused until every server is upgraded (OPERATIONS.md).
+	LogVersion int            `json:"log_version,omitempty"`
+	Voters     []string       `json:"voters"`
+	Nodes      map[string]int `json:"nodes"` // by node state
+	Jobs       int            `json:"jobs"`
+	Tasks      map[string]int `json:"tasks"` // active + recent tasks by state
+	Capacity   Resources      `json:"capacity"`
+	Allocated  Resources      `json:"allocated"`
+	Uptime     float64        `json:"uptime_seconds"`
 }
 
 // Event is a change notification on the server-sent event stream

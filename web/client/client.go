@@ -186,7 +186,23 @@ func (c *Client) Leave(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/v1/agent/leave", nil, nil, nil)
 }
 
-// DeleteJob kills a job's tasks and removes the job.
+// ScaleJob sets a service's instance count, keeping its version.
+func (c *Client) ScaleJob(ctx context.Context, id string, instances int) (api.Job, error) {
+	var j api.Job
+	body, _ := json.Marshal(api.Scale{Instances: &instances})
+	err := c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/scale", nil, body, &j)
+	return j, err
+}
+
+// StartRun starts a run of a batch or cron job now; the job comes back
+// with the new run last in Runs.
+func (c *Client) StartRun(ctx context.Context, id string) (api.Job, error) {
+	var j api.Job
+	err := c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/runs", nil, nil, &j)
+	return j, err
+}
+
+// DeleteJob kills a job's tasks and removes it.
 func (c *Client) DeleteJob(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/jobs/"+url.PathEscape(id), nil, nil, nil)
 }
