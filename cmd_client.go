@@ -24,7 +24,9 @@ func nodesCommand() *cli.Command {
 }
 
 func jobsCommand() *cli.Command {
-	return readCommand("jobs", "list jobs", (*client.Client).Jobs, writeJobs)
+	return readCommand("jobs", "list jobs", (*client.Client).Jobs, func(w io.Writer, jobs []api.Job) error {
+		return writeJobs(w, jobs, time.Now())
+	})
 }
 
 // readCommand is a command without arguments that reads one thing from the
@@ -48,29 +50,38 @@ func readCommand[T any](name, usage string, fetch func(*client.Client, context.C
 }
 
 func jobCommand() *cli.Command {
+	show := func(c *cli.Context, env *clientEnv) error {
+		id := c.Args().First()
+		j, err := env.c.Job(c.Context, id)
+		if err != nil {
+			if client.IsNotFound(err) {
+				return fmt.Errorf("job %q not found; see 'clusterd jobs'", id)
+			}
+			return err
+		}
+		if env.json {
+			return printJSON(env.stdout, j)
+		}
+		tasks, err := env.c.Tasks(c.Context, api.TaskFilter{Job: id, Active: true})
+		if err != nil {
+			return err
+		}
+		return writeJob(env.stdout, j, tasks, time.Now())
+	}
 	return &cli.Command{
 		Name:      "job",
-		Usage:     "show one job in detail, with its active tasks",
+		Usage:     "show one job in detail: its settings, roll-out or runs, and its active tasks",
 		ArgsUsage: "JOB",
 		Flags:     clientFlags(false),
-		Action: clientAction(1, "JOB", func(c *cli.Context, env *clientEnv) error {
-			id := c.Args().First()
-			j, err := env.c.Job(c.Context, id)
-			if err != nil {
-				if client.IsNotFound(err) {
-					return fmt.Errorf("job %q not found; see 'clusterd jobs'", id)
-				}
-				return err
-			}
-			if env.json {
-				return printJSON(env.stdout, j)
-			}
-			tasks, err := env.c.Tasks(c.Context, api.TaskFilter{Job: id, Active: true})
-			if err != nil {
-				return err
-			}
-			return writeJob(env.stdout, j, tasks, time.Now())
-		}),
+		Action:    clientAction(1, "JOB", show),
+		// "clusterd job show JOB" reads as Nomad's "job status" does.
+		Subcommands: []*cli.Command{{
+			Name:      "show",
+			Usage:     "the same as clusterd job JOB",
+			ArgsUsage: "JOB",
+			Flags:     clientFlags(false),
+			Action:    clientAction(1, "JOB", show),
+		}},
 	}
 }
 
@@ -100,7 +111,18 @@ func psCommand() *cli.Command {
 			if env.json {
 				return printJSON(env.stdout, ts)
 			}
-			return writeTasks(env.stdout, ts, time.Now(), c.Bool("no-trunc"))
+			if err := writeTasks(env.stdout, ts, time.Now(), c.Bool("no-trunc")); err != nil {
+				return err
+			}
+			// Instances with no task yet are not in the list: say why.
+			if f.Node != "" || f.State != "" {
+				return nil
+			}
+			jobs, err := env.c.Jobs(c.Context)
+			if err != nil {
+				return err
+			}
+			return writeNotPlaced(env.stdout, jobs, f.Job)
 		}),
 	}
 }

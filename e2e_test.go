@@ -519,3 +519,73 @@ func TestRolesWeightsQuotaAndFrameworksThroughTheCLI(t *testing.T) {
 	s.mustCLI("kill", "svc")
 	s.stop()
 }
+
+func TestScaleAndStartThroughTheCLI(t *testing.T) {
+	bin := buildBinary(t)
+	s := start(t, bin, freePort(t), "agent", "--dev")
+	t.Cleanup(s.stop) // before start's kill: --dev stops its tasks on a graceful exit
+
+	// scale --wait returns once the new instances run, and once the ones
+	// scaled away stopped; the version stays.
+	s.mustCLI("run", "--wait", jobFile(t, `{"id":"web","type":"service","cmd":"sleep 300","instances":1,"cpus":0.1,"mem":32}`))
+	if out := s.mustCLI("scale", "--wait", "web", "3"); out != "job web scaled to 3 instances (version 1)\n" {
+		t.Fatalf("scale up: %q", out)
+	}
+	active := func() int {
+		n := 0
+		for _, task := range s.tasks("web") {
+			if task.State == api.TaskRunning && !task.KillRequested {
+				n++
+			}
+		}
+		return n
+	}
+	if n := active(); n != 3 {
+		t.Fatalf("after scale --wait web 3: %d running tasks", n)
+	}
+	s.mustCLI("scale", "--wait", "web", "1")
+	for _, task := range s.tasks("web") {
+		if task.Instance > 0 && !api.TaskStateTerminal(task.State) {
+			t.Fatalf("scale --wait web 1 returned while %s (instance %d) is %s", task.ID, task.Instance, task.State)
+		}
+	}
+	if out := s.mustCLI("job", "web"); !strings.Contains(out, "Instances:         1\n") || !strings.Contains(out, "HEALTH") {
+		t.Fatalf("job web after scaling:\n%s", out)
+	}
+
+	// start --wait runs a batch job again and says how its run ended.
+	s.mustCLI("run", "--wait", jobFile(t, `{"id":"hello","type":"batch","cmd":"echo hi","instances":1,"cpus":0.1,"mem":32}`))
+	if out := s.mustCLI("start", "--wait", "hello"); out != "started run 2 of hello\nrun 2 of hello succeeded\n" {
+		t.Fatalf("start --wait hello: %q", out)
+	}
+	if out := s.mustCLI("job", "hello"); !strings.Contains(out, "RUN  TRIGGER") || !strings.Contains(out, "manual") {
+		t.Fatalf("job hello does not list its manual run:\n%s", out)
+	}
+	if _, err := s.cli("run", "--wait", jobFile(t, `{"id":"fails","type":"batch","cmd":"exit 3","instances":1,"cpus":0.1,"mem":32,"retries":0}`)); err == nil {
+		t.Fatal("run --wait of a failing job succeeded")
+	}
+	out, err := s.cli("start", "--wait", "fails")
+	if code := exitCode(err); code != 1 || !strings.Contains(out, "run 2 of job fails failed") || !strings.Contains(out, "exit code 3") {
+		t.Fatalf("start --wait of a failing job: exit %d\n%s", code, out)
+	}
+
+	// What cannot be done says so.
+	if out, err := s.cli("start", "web"); err == nil || !strings.Contains(out, "web is a service") {
+		t.Fatalf("start of a service: err %v, %q", err, out)
+	}
+	if out, err := s.cli("scale", "hello", "2"); err == nil || !strings.Contains(out, "batch") {
+		t.Fatalf("scale of a batch job: err %v, %q", err, out)
+	}
+
+	// A cron job is shown with its schedule and when it runs next.
+	s.mustCLI("run", "--wait", jobFile(t, `{"id":"nightly","type":"cron","cmd":"true","instances":1,"cpus":0.1,"mem":32,"schedule":"0 2 * * *","time_zone":"Europe/Berlin"}`))
+	out = s.mustCLI("job", "show", "nightly") // the same as "job nightly"
+	for _, want := range []string{"Schedule:", "0 2 * * * (Europe/Berlin)", "Next run:", " 02:00:00 CE"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("job nightly lacks %q:\n%s", want, out)
+		}
+	}
+	if out := s.mustCLI("jobs"); !strings.Contains(out, "scheduled, next in ") {
+		t.Errorf("jobs does not say when nightly runs next:\n%s", out)
+	}
+}

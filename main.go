@@ -119,6 +119,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			jobCommand(),
 			psCommand(),
 			runCommand(),
+			scaleCommand(),
+			startCommand(),
 			killCommand(),
 			logsCommand(),
 			rolesCommand(),
@@ -210,7 +212,7 @@ func clientAction(nargs int, argsUsage string, fn func(c *cli.Context, env *clie
 			if nargs == 0 {
 				return usageErrorf("%s takes no arguments, got %q", c.Command.Name, c.Args().Slice())
 			}
-			return usageErrorf("usage: clusterd %s %s", c.Command.Name, argsUsage)
+			return usageErrorf("usage: %s %s", c.Command.HelpName, argsUsage)
 		}
 		env, err := newClientEnv(c)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -156,6 +157,23 @@ func writeNodes(w io.Writer, nodes []api.Node) error {
 }
 
 // pendingText is the PENDING-REASON of a job: empty when all is placed.
+// writeNotPlaced lists, under the tasks, the instances of jobs (of job
+// only, when given) that have no task because they could not be placed.
+func writeNotPlaced(w io.Writer, jobs []api.Job, job string) error {
+	sort.Slice(jobs, func(i, j int) bool { return jobs[i].ID < jobs[j].ID })
+	var lines []string
+	for _, j := range jobs {
+		if p := pendingText(j.Pending); p != "" && (job == "" || j.ID == job) {
+			lines = append(lines, fmt.Sprintf("  %s: %s", j.ID, p))
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	_, err := fmt.Fprintf(w, "\nnot placed:\n%s\n", strings.Join(lines, "\n"))
+	return err
+}
+
 func pendingText(p *api.PendingReason) string {
 	if p == nil || p.Instances == 0 {
 		return ""
@@ -202,19 +220,69 @@ func hostReasons(hosts map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-func writeJobs(w io.Writer, jobs []api.Job) error {
+func writeJobs(w io.Writer, jobs []api.Job, now time.Time) error {
 	sort.Slice(jobs, func(i, j int) bool { return jobs[i].ID < jobs[j].ID })
 	tw := newTable(w)
 	fmt.Fprintln(tw, "ID\tTYPE\tINSTANCES\tSTATE\tRUNNING\tVERSION\tPENDING-REASON")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\n", j.ID, j.Type, j.Instances, dash(j.State),
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\n", j.ID, j.Type, j.Instances, jobStateText(j, now),
 			j.Tasks[api.TaskRunning], j.Version, dash(truncate(pendingText(j.Pending), reasonWidth)))
 	}
 	return tw.Flush()
 }
 
+// jobStateText is the STATE cell of the jobs list: the state, how far a
+// service's roll-out is ("deploying 2/3": updated of wanted), and when a
+// cron job runs next ("scheduled, next in 5h").
+func jobStateText(j api.Job, now time.Time) string {
+	s := dash(j.State)
+	if d := j.Deployment; d != nil && j.State == api.JobStateDeploying {
+		s += fmt.Sprintf(" %d/%d", d.Updated, d.Instances)
+	}
+	if j.Type == api.JobCron && !j.NextRun.IsZero() {
+		s += ", next in " + age(now, j.NextRun)
+	}
+	return s
+}
+
+// detailRows is how many of a job's latest deployments or runs `clusterd
+// job` lists.
+const detailRows = 5
+
 func writeJob(w io.Writer, j api.Job, tasks []api.Task, now time.Time) error {
 	tw := newTable(w)
+	for _, r := range jobRows(j, now) {
+		if r[0] == "" {
+			fmt.Fprintf(tw, "\t%s\n", r[1]) // a further line of the row above
+			continue
+		}
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(j.Deployments) > 0 {
+		fmt.Fprintln(w)
+		if err := writeDeployments(w, j.Deployments, now); err != nil {
+			return err
+		}
+	}
+	if len(j.Runs) > 0 {
+		fmt.Fprintln(w)
+		if err := writeRuns(w, j.Runs, now); err != nil {
+			return err
+		}
+	}
+	if len(tasks) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	return writeTasks(w, tasks, now, false)
+}
+
+// jobRows are the label: value rows of `clusterd job`; a row without a
+// label continues the one above.
+func jobRows(j api.Job, now time.Time) [][2]string {
 	res := fmt.Sprintf("cpus=%s mem=%s MiB", num(j.CPUs), num(j.Mem))
 	if j.Disk > 0 {
 		res += fmt.Sprintf(" disk=%s MiB", num(j.Disk))
@@ -230,13 +298,28 @@ func writeJob(w io.Writer, j api.Job, tasks []api.Task, now time.Time) error {
 		{"Type", j.Type},
 		{"State", dash(j.State)},
 		{"Version", strconv.FormatUint(j.Version, 10)},
-		{"Command", j.Cmd},
-		{"Instances", strconv.Itoa(j.Instances)},
-		{"Resources", res + " (each)"},
-		{"Role", dash(j.Role)},
 	}
-	if j.Retries != nil {
-		rows = append(rows, [2]string{"Retries", strconv.Itoa(*j.Retries)})
+	if j.Cmd != "" || len(j.Args) == 0 {
+		rows = append(rows, [2]string{"Command", j.Cmd})
+	}
+	if len(j.Args) > 0 {
+		rows = append(rows, [2]string{"Args", argvText(j.Args) + " (exec'd without a shell)"})
+	}
+	rows = append(rows,
+		[2]string{"Instances", strconv.Itoa(j.Instances)},
+		[2]string{"Resources", res + " (each)"},
+		[2]string{"Role", dash(j.Role)},
+	)
+	if j.Priority != 0 {
+		rows = append(rows, [2]string{"Priority", strconv.Itoa(j.Priority)})
+	}
+	if len(j.Constraints) > 0 {
+		rows = append(rows, [2]string{"Constraints", constraintsText(j.Constraints)})
+	}
+	if j.Type == api.JobService {
+		rows = append(rows, serviceRows(j.JobSpec)...)
+	} else {
+		rows = append(rows, runRows(j, now)...)
 	}
 	if len(j.Env) > 0 {
 		keys := make([]string, 0, len(j.Env))
@@ -251,23 +334,267 @@ func writeJob(w io.Writer, j api.Job, tasks []api.Task, now time.Time) error {
 		[2]string{"Created", ageAgo(j.CreatedAt, now)},
 		[2]string{"Updated", ageAgo(j.UpdatedAt, now)},
 	)
+	if d := j.Deployment; d != nil {
+		rows = append(rows, [2]string{"Deployment", deploymentText(*d) + ", started " + age(d.StartedAt, now) + " ago"})
+	}
 	if p := pendingText(j.Pending); p != "" {
 		rows = append(rows, [2]string{"Pending", p})
 		if j.Pending.Message != "" && len(j.Pending.Hosts) > 0 {
 			rows = append(rows, [2]string{"Rejected hosts", hostReasons(j.Pending.Hosts)})
 		}
 	}
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+	return rows
+}
+
+// serviceRows are a service's health checks (one row each), upgrade
+// strategy and restart backoff.
+func serviceRows(s api.JobSpec) [][2]string {
+	var rows [][2]string
+	for i, hc := range s.HealthChecks {
+		label := ""
+		if i == 0 {
+			label = "Health checks"
+		}
+		rows = append(rows, [2]string{label, healthCheckText(hc)})
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	if u := upgradeText(s.UpgradeStrategy); u != "" {
+		rows = append(rows, [2]string{"Upgrade strategy", u})
 	}
-	if len(tasks) == 0 {
-		return nil
+	if b := backoffText(s); b != "" {
+		rows = append(rows, [2]string{"Restart backoff", b})
 	}
-	fmt.Fprintln(w)
-	return writeTasks(w, tasks, now, false)
+	return rows
+}
+
+// runRows are how a batch or cron job runs: retries, completion limit, a
+// cron job's schedule and next run, a dependent job's parents.
+func runRows(j api.Job, now time.Time) [][2]string {
+	var rows [][2]string
+	if j.Retries != nil {
+		rows = append(rows, [2]string{"Retries", strconv.Itoa(*j.Retries)})
+	}
+	if j.MaxCompletionSeconds > 0 {
+		rows = append(rows, [2]string{"Max completion", secondsText(j.MaxCompletionSeconds) + " per task (then it is killed and fails)"})
+	}
+	if j.Type == api.JobCron {
+		rows = append(rows,
+			[2]string{"Schedule", j.Schedule + " (" + dash(j.TimeZone) + ")"},
+			[2]string{"Concurrency", concurrencyText(j.ConcurrencyPolicy)},
+			[2]string{"Next run", nextRunText(j.NextRun, j.TimeZone, now)},
+		)
+	}
+	if len(j.Parents) > 0 {
+		rows = append(rows, [2]string{"Parents", strings.Join(j.Parents, ", ") + " (runs when the latest run of each succeeded)"})
+	}
+	return rows
+}
+
+// writeDeployments prints a service's latest roll-outs, newest first.
+func writeDeployments(w io.Writer, ds []api.DeploymentRecord, now time.Time) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "DEPLOYED VERSION\tSTATE\tSTARTED\tTOOK")
+	for i := len(ds) - 1; i >= 0 && i >= len(ds)-detailRows; i-- {
+		d := ds[i]
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", d.Version, dash(d.State), agoText(d.StartedAt, now), took(d.StartedAt, d.FinishedAt))
+	}
+	return tw.Flush()
+}
+
+// writeRuns prints a batch or cron job's latest runs, newest first.
+func writeRuns(w io.Writer, runs []api.Run, now time.Time) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "RUN\tTRIGGER\tSTATE\tSTARTED\tTOOK\tMESSAGE")
+	for i := len(runs) - 1; i >= 0 && i >= len(runs)-detailRows; i-- {
+		r := runs[i]
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Number, dash(r.Trigger), dash(r.State), agoText(r.StartedAt, now),
+			took(r.StartedAt, r.FinishedAt), dash(truncate(r.Message, reasonWidth)))
+	}
+	return tw.Flush()
+}
+
+// agoText is "5m ago", or "-" for no time.
+func agoText(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return age(t, now) + " ago"
+}
+
+// took is how long something that ended took; "-" while it goes on.
+func took(start, end time.Time) string {
+	if start.IsZero() || end.IsZero() {
+		return "-"
+	}
+	return age(start, end)
+}
+
+// deploymentText is a roll-out's progress: "version 4: 2/3 updated, 2
+// healthy, 1 old".
+func deploymentText(d api.Deployment) string {
+	return fmt.Sprintf("version %d: %d/%d updated, %d healthy, %d old", d.Version, d.Updated, d.Instances, d.Healthy, d.Old)
+}
+
+// constraintsText prints constraints the way Marathon writes them:
+// "hostname UNIQUE, zone GROUP_BY 3 (soft)".
+func constraintsText(cs []api.Constraint) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		s := c.Field + " " + strings.ToUpper(c.Operator)
+		if c.Value != "" {
+			s += " " + c.Value
+		}
+		if c.Soft {
+			s += " (soft)"
+		}
+		parts[i] = s
+	}
+	return strings.Join(parts, ", ")
+}
+
+// healthCheckText prints a health check: "HTTP :PORT0/health every 10s,
+// timeout 5s, grace 30s, 3 failures in a row". Settings the server did not
+// report are left out.
+func healthCheckText(hc api.HealthCheck) string {
+	var what string
+	switch p := strings.ToUpper(hc.Protocol); p {
+	case "COMMAND":
+		what = "COMMAND " + strconv.Quote(hc.Command)
+	case "TCP":
+		what = fmt.Sprintf("TCP :PORT%d", hc.PortIndex)
+	default:
+		what = fmt.Sprintf("%s :PORT%d%s", p, hc.PortIndex, hc.Path)
+	}
+	var parts []string
+	if v := hc.IntervalSeconds; v != nil {
+		parts = append(parts, "every "+secondsText(*v))
+	}
+	if v := hc.TimeoutSeconds; v != nil {
+		parts = append(parts, "timeout "+secondsText(*v))
+	}
+	if v := hc.GracePeriodSeconds; v != nil {
+		parts = append(parts, "grace "+secondsText(*v))
+	}
+	switch v := hc.MaxConsecutiveFailures; {
+	case v == nil:
+	case *v == 0:
+		parts = append(parts, "never unhealthy")
+	case *v == 1:
+		parts = append(parts, "unhealthy after 1 failure")
+	default:
+		parts = append(parts, fmt.Sprintf("%d failures in a row", *v))
+	}
+	if len(parts) == 0 {
+		return what
+	}
+	return what + " " + strings.Join(parts, ", ")
+}
+
+// upgradeText prints a service's upgrade strategy as fractions of its
+// instances: "min health capacity 100%, max over capacity 20%".
+func upgradeText(u *api.UpgradeStrategy) string {
+	if u == nil {
+		return ""
+	}
+	var parts []string
+	if v := u.MinimumHealthCapacity; v != nil {
+		parts = append(parts, "min health capacity "+percent(*v))
+	}
+	if v := u.MaximumOverCapacity; v != nil {
+		parts = append(parts, "max over capacity "+percent(*v))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// backoffText prints a service's restart backoff: "1s, 1.15x per
+// failure, at most 5m".
+func backoffText(s api.JobSpec) string {
+	var parts []string
+	if v := s.BackoffSeconds; v != nil {
+		parts = append(parts, secondsText(*v))
+	}
+	if v := s.BackoffFactor; v != nil {
+		parts = append(parts, num(*v)+"x per failure")
+	}
+	if v := s.MaxLaunchDelaySeconds; v != nil {
+		parts = append(parts, "at most "+secondsText(*v))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// concurrencyText says what a cron job's concurrency policy does.
+func concurrencyText(policy string) string {
+	switch policy {
+	case "forbid":
+		return "forbid (a run due while one runs is skipped)"
+	case "allow":
+		return "allow (runs may overlap)"
+	case "replace":
+		return "replace (a run due while one runs replaces it)"
+	}
+	return dash(policy)
+}
+
+// nextRunText is when a cron job runs next, in its own time zone, and how
+// long until then.
+func nextRunText(next time.Time, zone string, now time.Time) string {
+	if next.IsZero() {
+		return "none: the schedule has no more runs"
+	}
+	return zonedTime(next, zone) + " (in " + age(now, next) + ")"
+}
+
+// zonedTime prints a cron job's time in the job's time zone, the zone its
+// schedule is written in.
+func zonedTime(t time.Time, zone string) string {
+	if loc, err := time.LoadLocation(zone); err == nil && zone != "" {
+		t = t.In(loc)
+	}
+	return t.Format("2006-01-02 15:04:05 MST")
+}
+
+// secondsText prints a number of seconds as the shortest exact
+// duration: 1.5s, 90s, 5m, 2h.
+func secondsText(s float64) string {
+	switch {
+	case s >= 3600 && math.Mod(s, 3600) == 0:
+		return num(s/3600) + "h"
+	case s >= 60 && math.Mod(s, 60) == 0:
+		return num(s/60) + "m"
+	}
+	return num(s) + "s"
+}
+
+// percent prints a fraction as a percentage: 0.9 is 90%.
+func percent(f float64) string {
+	return num(math.Round(f*1000)/10) + "%"
+}
+
+// plainArg matches arguments that read the same without quotes.
+var plainArg = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
+
+// argvText prints an argv with arguments quoted where a space or a special
+// character would make them ambiguous.
+func argvText(args []string) string {
+	parts := make([]string, len(args))
+	for i, a := range args {
+		parts[i] = a
+		if !plainArg.MatchString(a) {
+			parts[i] = strconv.Quote(a)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// healthText is a task's HEALTH cell: what its checks last found, "-"
+// without checks or before their first result.
+func healthText(healthy *bool) string {
+	switch {
+	case healthy == nil:
+		return "-"
+	case *healthy:
+		return "healthy"
+	}
+	return "unhealthy"
 }
 
 func ageAgo(t time.Time, now time.Time) string {
@@ -286,7 +613,7 @@ func writeTasks(w io.Writer, tasks []api.Task, now time.Time, noTrunc bool) erro
 		return tasks[i].ID < tasks[j].ID
 	})
 	tw := newTable(w)
-	fmt.Fprintln(tw, "ID\tJOB\tNODE\tSTATE\tEXIT\tCPU (used/alloc)\tMEM MiB (used/alloc)\tAGE")
+	fmt.Fprintln(tw, "ID\tJOB\tNODE\tSTATE\tHEALTH\tEXIT\tCPU (used/alloc)\tMEM MiB (used/alloc)\tAGE")
 	for _, t := range tasks {
 		id, nodeName := t.ID, t.NodeName
 		if nodeName == "" {
@@ -307,7 +634,8 @@ func writeTasks(w io.Writer, tasks []api.Task, now time.Time, noTrunc bool) erro
 			cpu = fmt.Sprintf("%.2f/%g", t.Used.CPUs, t.Resources.CPUs)
 			mem = fmt.Sprintf("%.0f/%g", t.Used.Mem, t.Resources.Mem)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, dash(t.Job), dash(nodeName), shortState(t.State), exit, cpu, mem, age(t.CreatedAt, now))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, dash(t.Job), dash(nodeName), shortState(t.State), healthText(t.Healthy),
+			exit, cpu, mem, age(t.CreatedAt, now))
 	}
 	return tw.Flush()
 }

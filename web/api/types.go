@@ -26,11 +26,23 @@ func TaskStateTerminal(state string) bool {
 
 // Job states as reported by the built-in jobs framework.
 const (
-	JobStateRunning   = "running"   // a service with all instances running, or a batch job in progress
-	JobStateDeploying = "deploying" // a service with fewer running instances than wanted
-	JobStateComplete  = "complete"  // a batch job whose every instance finished
-	JobStateFailed    = "failed"    // a batch job with an instance that exhausted its retries
+	JobStateRunning   = "running"   // a service with every instance at its latest version, serving; a batch or cron job's run in progress
+	JobStateDeploying = "deploying" // a service rolling out its latest version (or short of instances)
+	JobStateSuspended = "suspended" // a service scaled to 0
+	JobStateComplete  = "complete"  // a batch job whose latest run succeeded
+	JobStateFailed    = "failed"    // a batch or cron job whose latest run failed
+	JobStateScheduled = "scheduled" // a cron job between runs
+	JobStateWaiting   = "waiting"   // a dependent job whose parents have not all succeeded yet
 	JobStateDead      = "dead"      // a job that was deleted (kept while its tasks stop)
+)
+
+// Run states (Run.State).
+const (
+	RunRunning    = "running"
+	RunSucceeded  = "succeeded"
+	RunFailed     = "failed"
+	RunSkipped    = "skipped"    // a scheduled run not started: missed by more than epsilon, or forbidden beside the running one
+	RunSuperseded = "superseded" // a newer version or a replacing run took over
 )
 
 // Job is a job as the API reports it: the submitted spec plus what the

@@ -12,9 +12,16 @@
     "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR"];
   const TERMINAL = new Set(["TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR"]);
 
+  const RECENT_ROWS = 5;         // deployments or runs shown in a job's detail
+  const JOB_COLS = 9;
+
   const state = {
     status: null, nodes: [], jobs: [], tasks: [],
     page: 0, filterText: "", filterState: "",
+    // Per job id: whether its detail is open, what was typed into its
+    // scale field, and the outcome of the last action on it. They live
+    // here because a job's rows are rebuilt whenever the job changes.
+    openJobs: new Set(), scaleDraft: {}, jobNote: {},
   };
 
   const $ = (id) => document.getElementById(id);
@@ -72,6 +79,35 @@
     return isNaN(t) ? "" : new Date(t).toLocaleString();
   }
 
+  // until is how long until ts: "in 5h"; "due now" once it passed.
+  function until(ts) {
+    const t = Date.parse(ts);
+    if (!ts || isNaN(t) || t <= 0) return "";
+    return t <= Date.now() ? "due now" : "in " + span((t - Date.now()) / 1000);
+  }
+  // span prints seconds as ps does: 42s, 5m, 3h, 2d.
+  function span(s) {
+    s = Math.max(0, Math.round(s));
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m";
+    if (s < 172800) return Math.floor(s / 3600) + "h";
+    return Math.floor(s / 86400) + "d";
+  }
+  // took is how long from a to b, "" while b is not set.
+  function took(a, b) {
+    const x = Date.parse(a), y = Date.parse(b);
+    if (!a || !b || isNaN(x) || isNaN(y)) return "";
+    return span((y - x) / 1000);
+  }
+  // secs prints a number of seconds as the shortest exact duration.
+  function secs(n) {
+    if (n === undefined || n === null) return "";
+    if (n >= 3600 && n % 3600 === 0) return n / 3600 + "h";
+    if (n >= 60 && n % 60 === 0) return n / 60 + "m";
+    return n + "s";
+  }
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+
   // shortTime is the time of day for today, the date and time otherwise.
   function shortTime(ts) {
     const t = Date.parse(ts);
@@ -95,6 +131,49 @@
   }
   function emptyRow(cols, text) {
     return el("tr", { class: "empty" }, el("td", { colspan: cols, text: text }));
+  }
+  // progressBar shows how much of a whole is done (a roll-out's healthy
+  // instances), unlike bar, which warns as it fills.
+  function progressBar(part, total) {
+    const fill = el("div", { class: "fill" });
+    fill.style.width = (total ? pct(part, total) : 100).toFixed(1) + "%";
+    return el("div", { class: "bar progress" }, fill);
+  }
+  function healthBadge(h) {
+    if (h === undefined || h === null) return el("span", { class: "muted", title: "no health checks, or no result yet", text: "–" });
+    return el("span", { class: "hl hl-" + (h ? "healthy" : "unhealthy"), text: h ? "healthy" : "unhealthy" });
+  }
+
+  // ---- what a job is and does, as text ----
+
+  function commandText(j) {
+    if (j.cmd) return j.cmd;
+    return (j.args || []).map((a) => /^[A-Za-z0-9_@%+=:,.\/-]+$/.test(a) ? a : JSON.stringify(a)).join(" ");
+  }
+  // constraintText is Marathon's form: "hostname UNIQUE", "zone GROUP_BY 3 (soft)".
+  function constraintText(c) {
+    return [c.field, (c.operator || "").toUpperCase(), c.value].filter(Boolean).join(" ") + (c.soft ? " (soft)" : "");
+  }
+  // healthCheckText: "HTTP :PORT0/health every 10s, timeout 5s, grace 30s, 3 failures in a row".
+  function healthCheckText(hc) {
+    const p = (hc.protocol || "").toUpperCase();
+    let what = p === "COMMAND" ? "COMMAND " + JSON.stringify(hc.command || "") :
+      p + " :PORT" + (hc.port_index || 0) + (p === "TCP" ? "" : (hc.path || ""));
+    const parts = [];
+    if (hc.interval_seconds !== undefined) parts.push("every " + secs(hc.interval_seconds));
+    if (hc.timeout_seconds !== undefined) parts.push("timeout " + secs(hc.timeout_seconds));
+    if (hc.grace_period_seconds !== undefined) parts.push("grace " + secs(hc.grace_period_seconds));
+    const f = hc.max_consecutive_failures;
+    if (f === 0) parts.push("never unhealthy");
+    else if (f !== undefined) parts.push(f === 1 ? "unhealthy after 1 failure" : f + " failures in a row");
+    return parts.length ? what + " " + parts.join(", ") : what;
+  }
+  function deploymentText(d) {
+    return "version " + d.version + ": " + d.updated + "/" + d.instances + " updated, " + d.healthy + " healthy, " + d.old + " old";
+  }
+  function latestRun(j) { return j.runs && j.runs.length ? j.runs[j.runs.length - 1] : null; }
+  function hostReasonsText(hosts) {
+    return Object.entries(hosts || {}).sort((a, b) => b[1] - a[1]).map(([r, n]) => r + " on " + plural(n, "host")).join(", ");
   }
 
   // ---- talking to the server ----
@@ -213,51 +292,212 @@
     $("ov-jobs").replaceChildren(...(jc.length ? jc : [el("span", { class: "muted", text: "no jobs" })]));
   }
 
+  // jobRowCache keeps each job's rows with a signature of what they show:
+  // a refresh that changed nothing about a job leaves its rows (and the
+  // focus, text typed and hover in them) alone.
+  const jobRowCache = new Map();
+
   function renderJobs() {
     const tb = $("jobs-table").tBodies[0];
     $("jobs-count").textContent = state.jobs.length ? String(state.jobs.length) : "";
     if (!state.jobs.length) {
-      tb.replaceChildren(emptyRow(9, "No jobs. Submit one with the form above or `clusterd run job.json`."));
+      jobRowCache.clear();
+      tb.replaceChildren(emptyRow(JOB_COLS, "No jobs. Submit one with the form above or `clusterd run job.json`."));
       return;
     }
-    const rows = [];
+    // Rows that are rebuilt lose the focus: keep that of a scale field.
+    const active = document.activeElement;
+    const focusID = active && tb.contains(active) && active.id ? active.id : "";
+    const minute = Math.floor(Date.now() / 60000); // "5m ago" and "next run in 5h" age
+    const rows = [], seen = new Set();
     for (const j of state.jobs) {
-      const taskChips = STATE_ORDER.filter((s) => j.tasks && j.tasks[s]).map((s) =>
-        chip(shortState(s), j.tasks[s], "st-" + shortState(s)));
-      const res = [fmtCPU(j.cpus) + " cpu", fmtMem(j.mem)];
-      if (j.gpus) res.push(j.gpus + " gpu");
-      if (j.ports) res.push(j.ports + " port" + (j.ports > 1 ? "s" : ""));
-      const del = el("button", {
-        type: "button", class: "small danger", text: "Delete", "aria-label": "Delete job " + j.id,
-        onclick: () => deleteJob(j.id),
-      });
-      const pend = j.pending && (j.pending.message || j.pending.instances);
-      rows.push(el("tr", { class: pend ? "has-pending" : "" },
-        el("td", { class: "mono strong nowrap", text: j.id }),
-        el("td", { text: j.type }),
-        el("td", { class: "num", text: String(j.instances) }),
-        el("td", {}, el("span", { class: "js js-" + j.state, text: j.state || "?" })),
-        el("td", {}, el("div", { class: "chips" }, taskChips.length ? taskChips : el("span", { class: "muted", text: "none" }))),
-        el("td", { class: "num", text: String(j.version) }),
-        el("td", { text: res.join(", ") }),
-        el("td", { class: "mono cmd", title: j.cmd, text: j.cmd }),
-        el("td", { class: "actions" }, del)));
-      if (pend) rows.push(pendingRow(j.pending));
+      const sig = JSON.stringify([j, state.openJobs.has(j.id), state.jobNote[j.id] || null, minute]);
+      let c = jobRowCache.get(j.id);
+      if (!c || c.sig !== sig) {
+        c = { sig: sig, rows: jobRows(j) };
+        jobRowCache.set(j.id, c);
+      }
+      rows.push(...c.rows);
+      seen.add(j.id);
     }
+    for (const id of jobRowCache.keys()) if (!seen.has(id)) jobRowCache.delete(id);
+    const current = Array.from(tb.rows);
+    if (current.length === rows.length && current.every((r, i) => r === rows[i])) return;
     tb.replaceChildren(...rows);
+    const again = focusID && document.getElementById(focusID);
+    if (again && again !== document.activeElement) again.focus();
   }
 
-  function pendingRow(p) {
+  // jobRows are a job's rows in the jobs table: the job, its pending
+  // reason if any, and its detail when open.
+  function jobRows(j) {
+    const taskChips = STATE_ORDER.filter((s) => j.tasks && j.tasks[s]).map((s) =>
+      chip(shortState(s), j.tasks[s], "st-" + shortState(s)));
+    const res = [fmtCPU(j.cpus) + " cpu", fmtMem(j.mem)];
+    if (j.gpus) res.push(j.gpus + " gpu");
+    if (j.ports) res.push(j.ports + " port" + (j.ports > 1 ? "s" : ""));
+    const actions = [];
+    if (j.type === "service") {
+      actions.push(el("button", {
+        type: "button", class: "small", text: "Scale", "aria-label": "Scale job " + j.id,
+        onclick: (ev) => { ev.stopPropagation(); openJob(j.id, true); },
+      }));
+    } else {
+      actions.push(el("button", {
+        type: "button", class: "small", text: "Run now", "aria-label": "Start a run of job " + j.id,
+        onclick: (ev) => { ev.stopPropagation(); startRun(j.id); },
+      }));
+    }
+    actions.push(el("button", {
+      type: "button", class: "small danger", text: "Delete", "aria-label": "Delete job " + j.id,
+      onclick: (ev) => { ev.stopPropagation(); deleteJob(j.id); },
+    }));
+    const pend = j.pending && (j.pending.message || j.pending.instances);
+    const open = state.openJobs.has(j.id);
+    // A row followed by more rows of the same job is "continued".
+    const cls = [pend ? "has-pending" : "", pend || open ? "continued" : "", open ? "open" : ""].filter(Boolean).join(" ");
+    const rows = [el("tr", { dataset: { job: j.id }, class: cls, "aria-expanded": open ? "true" : "false" },
+      el("td", { class: "mono strong nowrap job-id", text: j.id }),
+      el("td", { text: j.type }),
+      el("td", { class: "num", text: String(j.instances) }),
+      el("td", { class: "state-cell" }, el("span", { class: "js js-" + j.state, text: j.state || "?" }), jobProgress(j)),
+      el("td", {}, el("div", { class: "chips" }, taskChips.length ? taskChips : el("span", { class: "muted", text: "none" }))),
+      el("td", { class: "num", text: String(j.version) }),
+      el("td", { text: res.join(", ") }),
+      el("td", { class: "mono cmd", title: commandText(j), text: commandText(j) }),
+      el("td", { class: "actions" }, actions))];
+    if (pend) rows.push(pendingRow(j.pending, open));
+    if (open) rows.push(jobDetail(j));
+    return rows;
+  }
+
+  // jobProgress is the line under a job's state: a service's roll-out, a
+  // batch or cron job's latest run and a cron job's next run.
+  function jobProgress(j) {
+    const lines = [];
+    const d = j.deployment;
+    if (d) {
+      lines.push(el("div", { class: "deploy", title: deploymentText(d) },
+        progressBar(d.healthy, d.instances),
+        el("span", { text: d.updated + "/" + d.instances + " updated, " + d.healthy + " healthy" + (d.old ? ", " + d.old + " old" : "") })));
+    }
+    const r = latestRun(j);
+    if (r) {
+      lines.push(el("div", { class: "sub", title: r.message || "" }, "run " + r.number + " ",
+        el("span", { class: "rs rs-" + r.state, text: r.state })));
+    }
+    if (j.type === "cron" && j.next_run) {
+      lines.push(el("div", { class: "sub", title: absTime(j.next_run) + " (" + (j.time_zone || "UTC") + " schedule " + (j.schedule || "") + ")",
+        text: "next run " + until(j.next_run) }));
+    }
+    return lines;
+  }
+
+  function openJob(id, focusScale) {
+    state.openJobs.add(id);
+    renderJobs();
+    if (focusScale) {
+      const f = document.getElementById("scale-" + id);
+      if (f) { f.focus(); f.select(); }
+    }
+  }
+
+  function toggleJob(id) {
+    if (state.openJobs.has(id)) state.openJobs.delete(id);
+    else state.openJobs.add(id);
+    renderJobs();
+  }
+
+  // jobDetail is the row under an open job: its settings, its roll-outs
+  // or runs, and what can be done to it.
+  function jobDetail(j) {
+    const facts = [];
+    const fact = (k, v) => { if (v !== undefined && v !== null && v !== "" && !(Array.isArray(v) && !v.length)) facts.push([k, v]); };
+    fact(j.cmd ? "command" : "args", el("code", { text: commandText(j) }));
+    fact("role", j.role);
+    if (j.priority) fact("priority", String(j.priority));
+    // One line each; .kv makes its divs display: contents, so spans.
+    fact("constraints", (j.constraints || []).map((c) => el("span", { class: "mono line", text: constraintText(c) })));
+    fact("health checks", (j.health_checks || []).map((hc) => el("span", { class: "mono line", text: healthCheckText(hc) })));
+    if (j.type === "service") {
+      const u = j.upgrade_strategy;
+      if (u) fact("upgrade strategy", "min health capacity " + Math.round(100 * u.minimum_health_capacity) + "%, max over capacity " + Math.round(100 * u.maximum_over_capacity) + "%");
+      if (j.backoff_seconds !== undefined) fact("restart backoff", secs(j.backoff_seconds) + ", " + j.backoff_factor + "x per failure, at most " + secs(j.max_launch_delay_seconds));
+      if (j.deployment) fact("deployment", deploymentText(j.deployment));
+    } else {
+      if (j.retries !== undefined) fact("retries", String(j.retries));
+      if (j.max_completion_seconds) fact("max completion", secs(j.max_completion_seconds) + " per task");
+    }
+    if (j.type === "cron") {
+      fact("schedule", el("span", {}, el("code", { text: j.schedule || "" }), " (" + (j.time_zone || "UTC") + ")"));
+      fact("concurrency", j.concurrency_policy);
+      fact("next run", j.next_run ? absTime(j.next_run) + " (" + until(j.next_run) + ")" : "none: the schedule has no more runs");
+    }
+    fact("parents", (j.parents || []).join(", "));
+    const dl = el("dl", { class: "kv" }, facts.map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", {}, v))));
+
+    const note = state.jobNote[j.id];
+    const noteEl = el("div", { class: "job-note" + (note ? (note.bad ? " bad" : " ok") : ""), role: "status", id: "note-" + j.id },
+      note && note.field ? el("span", { class: "field", text: note.field }) : null, note ? " " + note.text : "");
+    let control;
+    if (j.type === "service") {
+      const input = el("input", {
+        type: "number", min: "0", step: "1", id: "scale-" + j.id, class: "scale-input", "aria-label": "Instances of " + j.id,
+        value: state.scaleDraft[j.id] !== undefined ? state.scaleDraft[j.id] : String(j.instances),
+        oninput: (ev) => { state.scaleDraft[j.id] = ev.target.value; },
+      });
+      control = el("form", { class: "job-action", onsubmit: (ev) => { ev.preventDefault(); scaleJob(j.id, input.value); } },
+        el("label", { for: "scale-" + j.id, text: "Instances" }), input,
+        el("button", { type: "submit", class: "primary small", id: "scale-submit-" + j.id, text: "Scale" }));
+    } else {
+      control = el("div", { class: "job-action" },
+        el("button", { type: "button", class: "primary small", id: "start-" + j.id, text: "Start a run now", onclick: () => startRun(j.id) }));
+    }
+    const recent = j.type === "service" ? deploymentsTable(j.deployments || []) : runsTable(j.runs || []);
+    return el("tr", { class: "job-detail", dataset: { detail: j.id } },
+      el("td", { colspan: JOB_COLS },
+        el("div", { class: "detail" },
+          el("div", { class: "detail-facts" }, dl),
+          el("div", { class: "detail-side" }, control, noteEl, recent))));
+  }
+
+  function deploymentsTable(ds) {
+    if (!ds.length) return null;
+    const rows = ds.slice(-RECENT_ROWS).reverse().map((d) => el("tr", {},
+      el("td", { class: "num", text: String(d.version) }),
+      el("td", {}, el("span", { class: "rs rs-" + d.state, text: d.state })),
+      el("td", { title: absTime(d.started_at), text: ago(d.started_at) }),
+      el("td", { text: took(d.started_at, d.finished_at) })));
+    return el("table", { class: "recent deployments" },
+      el("thead", {}, el("tr", {}, el("th", { class: "num", text: "Version" }), el("th", { text: "Deployment" }), el("th", { text: "Started" }), el("th", { text: "Took" }))),
+      el("tbody", {}, rows));
+  }
+
+  function runsTable(runs) {
+    if (!runs.length) return el("div", { class: "muted", text: "No runs yet." });
+    const rows = runs.slice(-RECENT_ROWS).reverse().map((r) => el("tr", {},
+      el("td", { class: "num", text: String(r.number) }),
+      el("td", { text: r.trigger || "" }),
+      el("td", {}, el("span", { class: "rs rs-" + r.state, text: r.state })),
+      el("td", { title: absTime(r.started_at), text: ago(r.started_at) }),
+      el("td", { text: took(r.started_at, r.finished_at) }),
+      el("td", { class: "run-msg", text: r.message || "" })));
+    return el("table", { class: "recent runs" },
+      el("thead", {}, el("tr", {}, ["Run", "Trigger", "State", "Started", "Took", "Message"].map((h, i) => el("th", { class: i === 0 ? "num" : "", text: h })))),
+      el("tbody", {}, rows));
+  }
+
+  function pendingRow(p, open) {
     const hosts = Object.entries(p.hosts || {}).sort((a, b) => b[1] - a[1]).map(([reason, n]) =>
-      chip(reason, n + (n === 1 ? " host" : " hosts"), "reason"));
+      chip(reason, plural(n, "host"), "reason"));
     const head = p.unplaceable ? "Unplaceable" : "Pending";
     const what = (p.instances ? p.instances + " instance" + (p.instances === 1 ? "" : "s") + " waiting" : "");
-    return el("tr", { class: "pending-row" + (p.unplaceable ? " unplaceable" : "") },
-      el("td", { colspan: 9 },
+    return el("tr", { class: "pending-row" + (p.unplaceable ? " unplaceable" : "") + (open ? " continued" : "") },
+      el("td", { colspan: JOB_COLS },
         el("div", { class: "pending" },
           el("span", { class: "pending-tag", text: head }),
           what ? el("span", { class: "pending-count", text: what }) : null,
-          el("span", { class: "pending-msg", text: p.message || "" }),
+          el("span", { class: "pending-msg", title: hostReasonsText(p.hosts), text: p.message || "" }),
           hosts.length ? el("span", { class: "chips" }, hosts) : null)));
   }
 
@@ -318,7 +558,7 @@
 
     const tb = $("tasks-table").tBodies[0];
     if (!shown.length) {
-      tb.replaceChildren(emptyRow(8, state.tasks.length ? "No task matches the filter." : "No tasks."));
+      tb.replaceChildren(emptyRow(9, state.tasks.length ? "No task matches the filter." : "No tasks."));
       return;
     }
     const frag = document.createDocumentFragment();
@@ -332,6 +572,7 @@
         el("td", { text: t.job }),
         el("td", { text: t.node_name || t.node || "–" }),
         el("td", {}, stateBadge(t.state), t.kill_requested && !TERMINAL.has(t.state) ? el("span", { class: "muted", text: " kill requested" }) : null),
+        el("td", {}, healthBadge(t.healthy)),
         el("td", { class: "num", text: t.exit_code === undefined || t.exit_code === null ? "" : String(t.exit_code) }),
         el("td", { class: "num nowrap", title: "measured use / allocated", text: t.used ? fmtCPU(t.used.cpus) + " / " + fmtCPU((t.resources || {}).cpus) + " cpu · " + fmtMem(t.used.mem) : "" }),
         el("td", { title: absTime(t.updated_at), text: ago(t.updated_at) }),
@@ -346,6 +587,51 @@
     if (!confirm("Delete job " + id + "? Its tasks will be killed.")) return;
     try { await api("/v1/jobs/" + encodeURIComponent(id), { method: "DELETE" }); toast("Job " + id + " deleted"); }
     catch (e) { toast("Delete " + id + ": " + e.message, true); }
+    scheduleRefresh();
+  }
+
+  function setNote(id, text, bad, field) {
+    state.jobNote[id] = { text: text, bad: !!bad, field: field || "" };
+    renderJobs();
+  }
+
+  async function scaleJob(id, value) {
+    const n = Number(value);
+    if (value === "" || !Number.isInteger(n) || n < 0) {
+      setNote(id, "Give the number of instances: a whole number, 0 or more (0 suspends the service).", true);
+      return;
+    }
+    const btn = document.getElementById("scale-submit-" + id);
+    if (btn) btn.disabled = true;
+    try {
+      const job = await api("/v1/jobs/" + encodeURIComponent(id) + "/scale", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ instances: n }),
+      });
+      delete state.scaleDraft[id];
+      setNote(id, "Scaled " + id + " to " + plural(job.instances, "instance") + " (version " + job.version + " kept).");
+      toast("Scaled " + id + " to " + plural(job.instances, "instance"));
+    } catch (e) {
+      let msg = e.message;
+      if (e.field && msg.startsWith(e.field + ": ")) msg = msg.slice(e.field.length + 2);
+      setNote(id, "Scale " + id + ": " + msg, true, e.field);
+      toast("Scale " + id + ": " + e.message, true);
+    } finally {
+      if (btn) btn.disabled = false;
+    }
+    scheduleRefresh();
+  }
+
+  async function startRun(id) {
+    try {
+      const job = await api("/v1/jobs/" + encodeURIComponent(id) + "/runs", { method: "POST" });
+      const r = latestRun(job);
+      const msg = "Started run " + (r ? r.number : "") + " of " + id + ".";
+      setNote(id, msg);
+      toast(msg);
+    } catch (e) {
+      setNote(id, "Start a run of " + id + ": " + e.message, true);
+      toast("Start a run of " + id + ": " + e.message, true);
+    }
     scheduleRefresh();
   }
 
@@ -426,6 +712,8 @@
       ["updated", absTime(t.updated_at)],
     ];
     if (t.exit_code !== undefined && t.exit_code !== null) facts.splice(1, 0, ["exit code", String(t.exit_code)]);
+    if (t.healthy !== undefined && t.healthy !== null) facts.splice(1, 0, ["health", healthBadge(t.healthy)]);
+    if (t.run) facts.splice(2, 0, ["run", String(t.run)]);
     if (t.message) facts.splice(1, 0, ["message", t.message + (t.reason ? " (" + t.reason + ")" : "")]);
     if (t.used) facts.splice(1, 0, ["used", fmtCPU(t.used.cpus) + " cpu, " + fmtMem(t.used.mem) + (t.used.mem_peak ? " (peak " + fmtMem(t.used.mem_peak) + ")" : "")]);
     $("panel-facts").replaceChildren(...facts.map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", {}, v))));
@@ -540,6 +828,10 @@
     $("task-state").addEventListener("change", (e) => { state.filterState = e.target.value; state.page = 0; renderTasks(); });
     $("page-prev").addEventListener("click", () => { state.page = Math.max(0, state.page - 1); renderTasks(); });
     $("page-next").addEventListener("click", () => { state.page++; renderTasks(); });
+    $("jobs-table").tBodies[0].addEventListener("click", (e) => {
+      const tr = e.target.closest("tr[data-job]");
+      if (tr && !e.target.closest("button, input, form, a")) toggleJob(tr.dataset.job);
+    });
     $("tasks-table").tBodies[0].addEventListener("click", (e) => {
       const tr = e.target.closest("tr[data-id]");
       if (tr) openTask(tr.dataset.id);
