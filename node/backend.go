@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/clusterd/clusterd/node/jobs"
 	"github.com/clusterd/clusterd/raftfsm"
@@ -455,4 +458,47 @@ func (b *backend) Subscribe(ctx context.Context) <-chan api.Event {
 		}
 	}()
 	return out
+}
+
+// leading returns the leader loop's state on the leader, or the error that
+// sends the request there.
+func (b *backend) leading() (*leaderState, error) {
+	b.n.leaderMu.Lock()
+	l := b.n.leader
+	b.n.leaderMu.Unlock()
+	if l == nil {
+		if b.n.raft.raft.State() == raft.Leader {
+			return nil, &api.NotLeaderError{} // still taking over: 503, retry
+		}
+		return nil, b.n.notLeader()
+	}
+	return l, nil
+}
+
+func (b *backend) Utilization(ctx context.Context) (api.Utilization, error) {
+	l, err := b.leading()
+	if err != nil {
+		return api.Utilization{}, err
+	}
+	return l.Utilization(), nil
+}
+
+func (b *backend) Roles(ctx context.Context) ([]api.Role, error) {
+	l, err := b.leading()
+	if err != nil {
+		return nil, err
+	}
+	return l.loop.roles(), nil
+}
+
+// Leader says where the leader's HTTP API is, and whether it is this node.
+func (b *backend) Leader() (addr string, self bool) {
+	if _, err := b.leading(); err == nil {
+		return b.n.httpAddr, true
+	}
+	var nl *api.NotLeaderError
+	if errors.As(b.n.notLeader(), &nl) {
+		return nl.LeaderAddr, false
+	}
+	return "", false
 }

@@ -86,6 +86,10 @@ type Config struct {
 	// dynamic unprivileged one (root among them only if listed).
 	AllowUsers []string
 
+	// UtilizationInterval is how often the leader samples the cluster's
+	// utilization for GET /v1/utilization (360 samples are kept); 0 is 10 s.
+	UtilizationInterval time.Duration
+
 	// Clock is the time the leader schedules by (cron schedules, backoffs,
 	// offer filters, the times of job changes); nil is time.Now. Tests set
 	// it to drive schedules without waiting.

@@ -13,6 +13,7 @@ import (
 	"github.com/clusterd/clusterd/node/jobs"
 	"github.com/clusterd/clusterd/node/jobs/schedule"
 	"github.com/clusterd/clusterd/raftfsm"
+	"github.com/clusterd/clusterd/web/api"
 )
 
 const (
@@ -37,6 +38,8 @@ type leaderState struct {
 	pending map[string]jobs.Pending
 	// usage is each agent's last usage report.
 	usage map[string]*usageReport
+	// samples are the utilization history (see sampleUtilization).
+	samples []api.UtilizationSample
 	// loop is the leader loop, for the Mesos API handlers (set before the
 	// state is published in Node.leader; never nil after).
 	loop *leaderLoop
@@ -114,7 +117,9 @@ type leaderLoop struct {
 	started time.Time
 	wakeAt  time.Time
 	lastGC  time.Time
-	members membership
+	// lastSample is when sampleUtilization last recorded.
+	lastSample time.Time
+	members    membership
 	// jobRoles are the roles the built-in framework is registered in.
 	jobRoles map[string]bool
 	sched    schedulers
@@ -418,6 +423,7 @@ func (l *leaderLoop) step(now time.Time) {
 	l.runJobs(now)
 	l.sched.checkFailovers(l, now)
 	l.sched.sendUpdates(l, now)
+	l.sampleUtilization(now)
 	if now.Sub(l.lastGC) >= gcInterval {
 		l.lastGC = now
 		l.collectGarbage(now)

@@ -19,6 +19,13 @@ import (
 type Backend interface {
 	Status(ctx context.Context) (api.Status, error)
 	Nodes(ctx context.Context) ([]api.Node, error)
+	// Roles and Utilization are the leader's (its allocator, its samples):
+	// elsewhere they return *api.NotLeaderError.
+	Roles(ctx context.Context) ([]api.Role, error)
+	Utilization(ctx context.Context) (api.Utilization, error)
+	// Leader is the leader's HTTP address, and whether this node is it
+	// ("" when no leader is known).
+	Leader() (addr string, self bool)
 
 	Jobs(ctx context.Context) ([]api.Job, error)
 	Job(ctx context.Context, id string) (api.Job, error)

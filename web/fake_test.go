@@ -28,6 +28,10 @@ type fakeBackend struct {
 	err       error
 	subs      []chan api.Event
 	subscribe chan struct{} // receives once per Subscribe call
+	roles     []api.Role
+	util      api.Utilization
+	// leaderAddr, when set, is the leader this node is not (Leader).
+	leaderAddr string
 }
 
 func newFakeBackend() *fakeBackend {
@@ -38,6 +42,27 @@ func newFakeBackend() *fakeBackend {
 		logs:      map[string]*bytes.Buffer{},
 		subscribe: make(chan struct{}, 16),
 	}
+}
+
+func (f *fakeBackend) Roles(ctx context.Context) ([]api.Role, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.roles, f.err
+}
+
+func (f *fakeBackend) Utilization(ctx context.Context) (api.Utilization, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.util, f.err
+}
+
+func (f *fakeBackend) Leader() (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.leaderAddr != "" {
+		return f.leaderAddr, false
+	}
+	return "", true
 }
 
 func (f *fakeBackend) Status(ctx context.Context) (api.Status, error) {

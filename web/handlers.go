@@ -36,6 +36,27 @@ func (s *server) listJobs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, nonNil(jobs))
 }
 
+func (s *server) listRoles(w http.ResponseWriter, r *http.Request) {
+	roles, err := s.backend.Roles(r.Context())
+	if err != nil {
+		s.writeError(w, r, err, object{})
+		return
+	}
+	writeJSON(w, r, http.StatusOK, nonNil(roles))
+}
+
+func (s *server) getUtilization(w http.ResponseWriter, r *http.Request) {
+	u, err := s.backend.Utilization(r.Context())
+	if err != nil {
+		s.writeError(w, r, err, object{})
+		return
+	}
+	if u.Samples == nil {
+		u.Samples = []api.UtilizationSample{}
+	}
+	writeJSON(w, r, http.StatusOK, u)
+}
+
 func (s *server) getJob(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	job, err := s.backend.Job(r.Context(), id)

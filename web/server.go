@@ -79,6 +79,8 @@ func (s *server) handler(cfg Config) http.Handler {
 	}{
 		{"/v1/status", map[string]http.HandlerFunc{"GET": s.getStatus}},
 		{"/v1/nodes", map[string]http.HandlerFunc{"GET": s.listNodes}},
+		{"/v1/roles", map[string]http.HandlerFunc{"GET": s.listRoles}},
+		{"/v1/utilization", map[string]http.HandlerFunc{"GET": s.getUtilization}},
 		{"/v1/jobs", map[string]http.HandlerFunc{"GET": s.listJobs, "POST": s.submitJob}},
 		{"/v1/jobs/{id}", map[string]http.HandlerFunc{"GET": s.getJob, "DELETE": s.deleteJob}},
 		{"/v1/jobs/{id}/scale", map[string]http.HandlerFunc{"POST": s.scaleJob}},
@@ -134,6 +136,7 @@ func (s *server) handler(cfg Config) http.Handler {
 	mux.Handle("/", dashboardHandler())
 
 	var h http.Handler = mux
+	h = s.followLeader(h)
 	h = limitBody(h)
 	if cfg.Registerer != nil {
 		h = newHTTPMetrics(cfg.Registerer).wrap(h)

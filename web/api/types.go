@@ -221,3 +221,51 @@ type Event struct {
 	Kind  string `json:"kind"`
 	Index uint64 `json:"index"`
 }
+
+// Utilization is the answer of GET /v1/utilization: the cluster's capacity,
+// allocation and measured use over the last hour, sampled by the leader
+// (soft state: a new leader starts a new history).
+type Utilization struct {
+	IntervalSeconds float64             `json:"interval_seconds"`
+	Samples         []UtilizationSample `json:"samples"` // oldest first
+}
+
+// UtilizationSample is the cluster at one moment: Capacity of the nodes
+// ready or draining, Allocated to active tasks, Used as measured on the
+// nodes (CPUs in cores, Mem in MiB; Disk and GPUs as allocated).
+type UtilizationSample struct {
+	Time      time.Time `json:"time"`
+	Capacity  Resources `json:"capacity"`
+	Allocated Resources `json:"allocated"`
+	Used      Usage     `json:"used"`
+	Tasks     int       `json:"tasks"` // active tasks
+	Pending   int       `json:"pending"`
+}
+
+// Role is one allocation role as GET /v1/roles reports it: its weight and
+// quota (replicated), and from the leader's allocator what it holds, its
+// weighted dominant share and its frameworks in DRF order.
+type Role struct {
+	Name      string     `json:"name"`
+	Weight    float64    `json:"weight"`
+	Quota     *Resources `json:"quota,omitempty"`
+	Allocated Resources  `json:"allocated"`
+	Offered   Resources  `json:"offered"`
+	Reserved  Resources  `json:"reserved"`
+	// DominantShare is the role's dominant share divided by its weight:
+	// the role with the lowest is offered resources first.
+	DominantShare float64          `json:"dominant_share"`
+	Frameworks    []FrameworkShare `json:"frameworks"`
+}
+
+// FrameworkShare is a framework's standing in one role.
+type FrameworkShare struct {
+	ID            string    `json:"id"`
+	Name          string    `json:"name"`
+	Connected     bool      `json:"connected"`
+	DominantShare float64   `json:"dominant_share"`
+	Allocated     Resources `json:"allocated"`
+	Offered       Resources `json:"offered"`
+	Offers        int       `json:"offers"` // outstanding
+	Tasks         int       `json:"tasks"`  // active, in this role
+}

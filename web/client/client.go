@@ -121,6 +121,20 @@ func (c *Client) Jobs(ctx context.Context) ([]api.Job, error) {
 	return js, err
 }
 
+// Roles lists the allocation roles with their shares and frameworks.
+func (c *Client) Roles(ctx context.Context) ([]api.Role, error) {
+	var rs []api.Role
+	err := c.do(ctx, http.MethodGet, "/v1/roles", nil, nil, &rs)
+	return rs, err
+}
+
+// Utilization is the leader's utilization history.
+func (c *Client) Utilization(ctx context.Context) (api.Utilization, error) {
+	var u api.Utilization
+	err := c.do(ctx, http.MethodGet, "/v1/utilization", nil, nil, &u)
+	return u, err
+}
+
 // Job returns one job; a missing one is an *APIError with Status 404.
 func (c *Client) Job(ctx context.Context, id string) (api.Job, error) {
 	var j api.Job

@@ -1,0 +1,89 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/clusterd/clusterd/web/api"
+)
+
+// twoNodes serves a leader and a follower that names it, each from its own
+// fake backend, so an answer says which node gave it.
+func twoNodes(t *testing.T) (leader, follower *fakeBackend, followerURL string) {
+	leader, follower = newFakeBackend(), newFakeBackend()
+	leader.status.ClusterID, follower.status.ClusterID = "from-leader", "from-follower"
+	ls := httptest.NewServer(NewHandler(Config{Backend: leader}))
+	t.Cleanup(ls.Close)
+	follower.leaderAddr = strings.TrimPrefix(ls.URL, "http://")
+	fs := httptest.NewServer(NewHandler(Config{Backend: follower}))
+	t.Cleanup(fs.Close)
+	return leader, follower, fs.URL
+}
+
+func TestAFollowerPassesTheDashboardsRequestsToTheLeader(t *testing.T) {
+	leader, follower, url := twoNodes(t)
+	send := func(method, path, body string, proxy bool) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
+		if proxy {
+			req.Header.Set(ProxyHeader, "1")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	var st api.Status
+	expectJSON(t, send("GET", "/v1/status", "", true), 200, &st)
+	if st.ClusterID != "from-leader" {
+		t.Errorf("status through the follower came from %q, want the leader", st.ClusterID)
+	}
+	expectJSON(t, send("GET", "/v1/status", "", false), 200, &st)
+	if st.ClusterID != "from-follower" {
+		t.Errorf("without the header the follower answered as %q, want itself", st.ClusterID)
+	}
+	// A write with its body reaches the leader, not the follower.
+	resp := send("POST", "/v1/jobs", `{"id":"web","type":"service","cmd":"sleep 1","instances":1,"cpus":0.1,"mem":16}`, true)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("submit through the follower: status %d, want 201", resp.StatusCode)
+	}
+	if leader.submittedCount() != 1 || follower.submittedCount() != 0 {
+		t.Errorf("submits: leader %d, follower %d; want the leader's only", leader.submittedCount(), follower.submittedCount())
+	}
+}
+
+func TestTwoNodesThatEachNameTheOtherDoNotLoop(t *testing.T) {
+	leader, _, url := twoNodes(t)
+	leader.leaderAddr = strings.TrimPrefix(url, "http://") // it thinks the follower leads
+	req, _ := http.NewRequest("GET", url+"/v1/status", nil)
+	req.Header.Set(ProxyHeader, "1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st api.Status
+	expectJSON(t, resp, 200, &st)
+	if st.ClusterID != "from-leader" {
+		t.Errorf("answered by %q, want the node the request was passed to, once", st.ClusterID)
+	}
+}
+
+func TestALeaderThatDoesNotAnswerIsABadGateway(t *testing.T) {
+	follower := newFakeBackend()
+	follower.leaderAddr = "127.0.0.1:1" // nothing listens
+	fs := httptest.NewServer(NewHandler(Config{Backend: follower}))
+	t.Cleanup(fs.Close)
+	req, _ := http.NewRequest("GET", fs.URL+"/v1/jobs", nil)
+	req.Header.Set(ProxyHeader, "1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	expectError(t, resp, http.StatusBadGateway, "", "pass the request to the leader at 127.0.0.1:1")
+}
