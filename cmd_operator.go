@@ -529,16 +529,8 @@ func teardownAction(c *cli.Context, env *clientEnv, args []string) error {
 	}
 	if !c.Bool("yes") {
 		question := fmt.Sprintf("tear down framework %s (%s) and kill its %d tasks?", id, dash(name), tasks[id])
-		if !isTerminalReader(c.App.Reader) {
-			return usageErrorf("not tearing down framework %s without confirmation: stdin is not a terminal; pass --yes", id)
-		}
-		ok, err := confirm(c.App.Reader, env.stderr, question)
-		if err != nil {
+		if err := confirmOrRefuse(c, env, question, "not tearing down framework "+id); err != nil {
 			return err
-		}
-		if !ok {
-			fmt.Fprintln(env.stderr, "not torn down")
-			return &codeError{code: exitError}
 		}
 	}
 	_, err = operatorCall(ctx, env, &mesos.OperatorCall{Type: mesos.OperatorTeardown,

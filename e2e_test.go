@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -589,3 +590,72 @@ func TestScaleAndStartThroughTheCLI(t *testing.T) {
 		t.Errorf("jobs does not say when nightly runs next:\n%s", out)
 	}
 }
+
+func TestSnapshotSaveRestoreAndRecoverThroughTheCLI(t *testing.T) {
+	bin := buildBinary(t)
+	dataDir := t.TempDir()
+	port := freePort(t)
+	s := start(t, bin, port, "init", "--data-dir", dataDir)
+	t.Cleanup(func() { killTasks(t, dataDir) })
+	s.mustCLI("run", "--wait", jobFile(t, `{"id":"keep","type":"batch","cmd":"echo kept","instances":1,"cpus":0.1,"mem":32}`))
+
+	snap := filepath.Join(t.TempDir(), "backup.snap")
+	out := s.mustCLI("snapshot", "save", snap)
+	if !strings.Contains(out, "saved "+snap) || !regexpMatch(`(?m)^jobs:\s+1$`, out) || !regexpMatch(`(?m)^sha256:\s+[0-9a-f]{64}$`, out) {
+		t.Fatalf("snapshot save printed:\n%s", out)
+	}
+	if _, err := os.Stat(snap + ".tmp"); !os.IsNotExist(err) {
+		t.Fatalf("snapshot save left %s.tmp behind (%v)", snap, err)
+	}
+	var sum api.SnapshotSummary
+	if err := json.Unmarshal([]byte(s.mustCLI("snapshot", "inspect", "-o", "json", snap)), &sum); err != nil || sum.Jobs != 1 || sum.Tasks != 1 || sum.ClusterID == "" {
+		t.Fatalf("snapshot inspect -o json = %+v, %v", sum, err)
+	}
+
+	s.mustCLI("run", "--wait", jobFile(t, `{"id":"later","type":"service","cmd":"sleep 300","instances":1,"cpus":0.1,"mem":32}`))
+	// Not a terminal and no --yes: nothing happens, and it says how to go on.
+	if out, err := s.cli("snapshot", "restore", snap); exitCode(err) != exitUsage || !strings.Contains(out, "pass --yes") {
+		t.Fatalf("restore without --yes: exit %d, output:\n%s", exitCode(err), out)
+	}
+	if n := len(s.jobs()); n != 2 {
+		t.Fatalf("a refused restore changed the jobs: %d, want 2", n)
+	}
+	// A damaged file is refused before it reaches the cluster.
+	raw, err := os.ReadFile(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(t.TempDir(), "broken.snap")
+	if err := os.WriteFile(broken, raw[:len(raw)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.cli("snapshot", "restore", "--yes", broken); err == nil || !strings.Contains(out, "not a usable snapshot") {
+		t.Fatalf("restore of a truncated snapshot: %v\n%s", err, out)
+	}
+
+	out = s.mustCLI("snapshot", "restore", "--yes", snap)
+	if !strings.Contains(out, "restored "+snap) {
+		t.Fatalf("snapshot restore printed:\n%s", out)
+	}
+	eventually(t, "state back to the snapshot's", 15*time.Second, func() bool {
+		jobs := s.jobs()
+		return len(jobs) == 1 && jobs[0].ID == "keep"
+	})
+	s.stop()
+
+	// Lost quorum: recover the stopped node's data dir so it leads alone.
+	if out, err := s.cli("recover", "--data-dir", dataDir); exitCode(err) != exitUsage || !strings.Contains(out, "pass --yes") {
+		t.Fatalf("recover without --yes: exit %d, output:\n%s", exitCode(err), out)
+	}
+	out = s.mustCLI("recover", "--yes", "--data-dir", dataDir)
+	if !strings.Contains(out, "is now the only server of its cluster") || !strings.Contains(out, "clusterd join 127.0.0.1") {
+		t.Fatalf("recover printed:\n%s", out)
+	}
+	s = start(t, bin, port, "init", "--data-dir", dataDir)
+	if jobs := s.jobs(); len(jobs) != 1 || jobs[0].ID != "keep" {
+		t.Fatalf("jobs after recover: %+v", jobs)
+	}
+	s.stop()
+}
+
+func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }

@@ -130,6 +130,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			drainCommand(),
 			deactivateCommand(),
 			reactivateCommand(),
+			snapshotCommand(),
+			recoverCommand(),
 			versionCommand(),
 		},
 	}

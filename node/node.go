@@ -44,11 +44,14 @@ type Node struct {
 	advertise string
 	started   time.Time
 
-	fsm      *raftfsm.FSM
-	raft     *raftParts
-	iso      isolate.Isolator
-	machine  isolate.MachineResources
-	httpAddr string // host:port others reach our API at
+	fsm  *raftfsm.FSM
+	raft *raftParts
+	// restartLeader asks watchLeadership to start the leader loop over
+	// (after a restore replaced the state it was built from).
+	restartLeader chan struct{}
+	iso           isolate.Isolator
+	machine       isolate.MachineResources
+	httpAddr      string // host:port others reach our API at
 
 	metrics *metrics
 	usage   usageSampler
@@ -97,7 +100,8 @@ func New(cfg Config) (*Node, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	n := &Node{cfg: cfg, log: cfg.Logger, advertise: advertise, fsm: raftfsm.New(), registry: reg, metrics: newMetrics(reg), leaveRequests: make(chan struct{}, 1)}
+	n := &Node{cfg: cfg, log: cfg.Logger, advertise: advertise, fsm: raftfsm.New(), registry: reg, metrics: newMetrics(reg), leaveRequests: make(chan struct{}, 1),
+		restartLeader: make(chan struct{}, 1)}
 	n.peer = newPeerClient(n)
 	return n, nil
 }
@@ -260,6 +264,15 @@ func (n *Node) watchLeadership(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-n.restartLeader:
+			// The state was replaced under the leader loop (a restore):
+			// rebuild its soft state from the new one.
+			if stop != nil {
+				stopLeader()
+				lctx, cancel := context.WithCancel(ctx)
+				stop, done = cancel, make(chan struct{})
+				go func() { defer close(done); n.runLeader(lctx) }()
+			}
 		case isLeader := <-n.raft.raft.LeaderCh():
 			stopLeader()
 			if isLeader {

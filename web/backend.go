@@ -27,6 +27,12 @@ type Backend interface {
 	// ("" when no leader is known).
 	Leader() (addr string, self bool)
 
+	// Snapshot writes a backup of the replicated state (on the leader,
+	// after a barrier); RestoreSnapshot replaces the state with one, after
+	// checking it whole (a snapshot of another cluster only with force).
+	Snapshot(ctx context.Context, w io.Writer) (api.SnapshotSummary, error)
+	RestoreSnapshot(ctx context.Context, r io.Reader, force bool) (api.SnapshotSummary, error)
+
 	Jobs(ctx context.Context) ([]api.Job, error)
 	Job(ctx context.Context, id string) (api.Job, error)
 	// SubmitJob creates the job, or updates it when the id exists. The spec

@@ -32,6 +32,11 @@ type fakeBackend struct {
 	util      api.Utilization
 	// leaderAddr, when set, is the leader this node is not (Leader).
 	leaderAddr string
+	// snapshot is what Snapshot writes; restored and forced what the last
+	// RestoreSnapshot got.
+	snapshot string
+	restored string
+	forced   bool
 }
 
 func newFakeBackend() *fakeBackend {
@@ -54,6 +59,30 @@ func (f *fakeBackend) Utilization(ctx context.Context) (api.Utilization, error) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.util, f.err
+}
+
+func (f *fakeBackend) Snapshot(ctx context.Context, w io.Writer) (api.SnapshotSummary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return api.SnapshotSummary{}, f.err
+	}
+	_, err := io.WriteString(w, f.snapshot)
+	return api.SnapshotSummary{ClusterID: f.status.ClusterID, Jobs: len(f.jobs)}, err
+}
+
+func (f *fakeBackend) RestoreSnapshot(ctx context.Context, r io.Reader, force bool) (api.SnapshotSummary, error) {
+	body, err := io.ReadAll(r)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err != nil {
+		return api.SnapshotSummary{}, err
+	}
+	if f.err != nil {
+		return api.SnapshotSummary{}, f.err
+	}
+	f.restored, f.forced = string(body), force
+	return api.SnapshotSummary{ClusterID: f.status.ClusterID, Bytes: int64(len(body))}, nil
 }
 
 func (f *fakeBackend) Leader() (string, bool) {

@@ -81,6 +81,7 @@ func (s *server) handler(cfg Config) http.Handler {
 		{"/v1/nodes", map[string]http.HandlerFunc{"GET": s.listNodes}},
 		{"/v1/roles", map[string]http.HandlerFunc{"GET": s.listRoles}},
 		{"/v1/utilization", map[string]http.HandlerFunc{"GET": s.getUtilization}},
+		{"/v1/snapshot", map[string]http.HandlerFunc{"GET": s.getSnapshot, "POST": s.restoreSnapshot}},
 		{"/v1/jobs", map[string]http.HandlerFunc{"GET": s.listJobs, "POST": s.submitJob}},
 		{"/v1/jobs/{id}", map[string]http.HandlerFunc{"GET": s.getJob, "DELETE": s.deleteJob}},
 		{"/v1/jobs/{id}/scale", map[string]http.HandlerFunc{"POST": s.scaleJob}},
@@ -158,6 +159,12 @@ func methodNotAllowed(allowed []string) http.HandlerFunc {
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/snapshot" {
+			// A restore's body is a whole state, bounded on its own.
+			r.Body = http.MaxBytesReader(w, r.Body, MaxSnapshotBytes)
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.ContentLength > MaxRequestBytes {
 			writeErrorBody(w, r, http.StatusRequestEntityTooLarge,
 				"request body is larger than 1 MiB", "")

@@ -269,3 +269,17 @@ type FrameworkShare struct {
 	Offers        int       `json:"offers"` // outstanding
 	Tasks         int       `json:"tasks"`  // active, in this role
 }
+
+// SnapshotSummary describes a backup of the replicated state (GET and POST
+// /v1/snapshot): whose, from which Raft index, and how much is in it.
+type SnapshotSummary struct {
+	ClusterID  string `json:"cluster_id"`
+	Index      uint64 `json:"index"`
+	LogVersion int    `json:"log_version"`
+	Nodes      int    `json:"nodes"`
+	Jobs       int    `json:"jobs"`
+	Tasks      int    `json:"tasks"`
+	Frameworks int    `json:"frameworks"`
+	SHA256     string `json:"sha256,omitempty"`
+	Bytes      int64  `json:"bytes,omitempty"`
+}

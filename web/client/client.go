@@ -12,6 +12,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -119,6 +121,45 @@ func (c *Client) Jobs(ctx context.Context) ([]api.Job, error) {
 	var js []api.Job
 	err := c.do(ctx, http.MethodGet, "/v1/jobs", nil, nil, &js)
 	return js, err
+}
+
+// SaveSnapshot writes a backup of the cluster's replicated state, taken on
+// the leader, to w. It fails unless the whole of it arrived: the server's
+// SHA-256 trailer must match what was received.
+func (c *Client) SaveSnapshot(ctx context.Context, w io.Writer) (sha string, n int64, err error) {
+	resp, err := c.send(ctx, http.MethodGet, "/v1/snapshot", nil, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	if err := checkStatus(resp); err != nil {
+		return "", 0, err
+	}
+	h := sha256.New()
+	n, err = io.Copy(io.MultiWriter(w, h), resp.Body)
+	if err != nil {
+		return "", n, fmt.Errorf("receive the snapshot (after %d bytes): %w", n, err)
+	}
+	sha = hex.EncodeToString(h.Sum(nil))
+	switch want := resp.Trailer.Get("X-Clusterd-Snapshot-Sha256"); {
+	case want == "":
+		return sha, n, fmt.Errorf("the snapshot ended without its checksum (after %d bytes): the server failed while sending it; take it again", n)
+	case want != sha:
+		return sha, n, fmt.Errorf("the snapshot's checksum %s does not match what arrived (%s, %d bytes): take it again", want, sha, n)
+	}
+	return sha, n, nil
+}
+
+// RestoreSnapshot replaces the cluster's replicated state with a backup
+// (force: even one of another cluster).
+func (c *Client) RestoreSnapshot(ctx context.Context, snapshot []byte, force bool) (api.SnapshotSummary, error) {
+	var s api.SnapshotSummary
+	q := url.Values{}
+	if force {
+		q.Set("force", "true")
+	}
+	err := c.do(ctx, http.MethodPost, "/v1/snapshot", q, snapshot, &s)
+	return s, err
 }
 
 // Roles lists the allocation roles with their shares and frameworks.
