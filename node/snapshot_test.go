@@ -127,3 +127,39 @@ func TestRecoverAloneBringsBackAServerThatLostItsQuorum(t *testing.T) {
 		t.Error("the job submitted before the quorum was lost is gone")
 	}
 }
+
+func TestAForcedRestoreMovesABackupIntoANewCluster(t *testing.T) {
+	ctx := context.Background()
+	old, ob := startJobsNode(t, nil)
+	if err := submitJob(t, ob, api.JobSpec{ID: "svc", Type: api.JobService, Cmd: "sleep 600", Instances: 1, CPUs: 0.1, Mem: 16}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "svc running on the old cluster", 10*time.Second, func() bool { return tasksIn(old, "svc", raftfsm.TaskRunning) == 1 })
+	var backup bytes.Buffer
+	if _, err := ob.Snapshot(ctx, &backup); err != nil {
+		t.Fatal(err)
+	}
+	oldCluster := old.fsm.View().ClusterID()
+
+	// The new cluster takes the old one's identity and jobs; its own node
+	// registers again and runs the service.
+	n, b := startJobsNode(t, nil)
+	if _, err := b.RestoreSnapshot(ctx, bytes.NewReader(backup.Bytes()), true); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.fsm.View().ClusterID(); got != oldCluster {
+		t.Errorf("cluster id after a forced restore %s, want the backup's %s", got, oldCluster)
+	}
+	waitFor(t, "this node registered in the restored state", 10*time.Second, func() bool {
+		node := n.fsm.View().Node(n.id)
+		return node != nil
+	})
+	waitFor(t, "svc running on the new cluster's node", 20*time.Second, func() bool {
+		for _, task := range n.fsm.View().TasksOfJob("svc") {
+			if task.Node == n.id && task.State == raftfsm.TaskRunning {
+				return true
+			}
+		}
+		return false
+	})
+}
