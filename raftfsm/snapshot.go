@@ -127,19 +127,28 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		} else if err != nil {
 			return fmt.Errorf("restore snapshot: record %d: %w", n, err)
 		}
+		// A snapshot comes from outside too (a restored backup): a record
+		// memdb cannot index is an error, never a panic.
+		var table string
+		var obj any
 		switch {
 		case rec.Node != nil:
-			mustInsert(txn, tableNodes, rec.Node)
+			table, obj = tableNodes, rec.Node
 		case rec.Job != nil:
-			mustInsert(txn, tableJobs, rec.Job)
+			table, obj = tableJobs, rec.Job
 		case rec.Task != nil:
-			mustInsert(txn, tableTasks, rec.Task)
+			table, obj = tableTasks, rec.Task
 		case rec.Framework != nil:
-			mustInsert(txn, tableFWs, rec.Framework)
+			table, obj = tableFWs, rec.Framework
 		case rec.Role != nil:
-			mustInsert(txn, tableRoles, rec.Role)
+			table, obj = tableRoles, rec.Role
 		default:
+			txn.Abort()
 			return fmt.Errorf("restore snapshot: record %d is empty", n)
+		}
+		if err := txn.Insert(table, obj); err != nil {
+			txn.Abort()
+			return fmt.Errorf("restore snapshot: record %d (%s): %w", n, table, err)
 		}
 	}
 	txn.Commit()
