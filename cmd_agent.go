@@ -55,23 +55,6 @@ func joinCommand() *cli.Command {
 	}
 }
 
-func leaveCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "leave",
-		Usage: "make the node at --addr leave the cluster gracefully and exit",
-		Description: "The node's tasks are replaced on other nodes, a leader hands over leadership first, and a voter\n" +
-			"is removed from the Raft configuration. A cluster's only node refuses to leave.",
-		Flags: clientFlags(false),
-		Action: clientAction(0, "", func(c *cli.Context, env *clientEnv) error {
-			if err := env.c.Leave(c.Context); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.stdout, "the node at %s is leaving the cluster\n", lookupString(c, "addr"))
-			return nil
-		}),
-	}
-}
-
 func initCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "init",

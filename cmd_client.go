@@ -16,22 +16,22 @@ import (
 )
 
 func statusCommand() *cli.Command {
-	return readCommand("status", "show the cluster at a glance: leader, nodes, capacity, tasks", (*client.Client).Status, writeStatus)
+	return readCommand("status", "show the cluster at a glance: leader, nodes, capacity, tasks", (*client.Client).Status,
+		func(w io.Writer, s api.Status, _ time.Time) error { return writeStatus(w, s) })
 }
 
 func nodesCommand() *cli.Command {
-	return readCommand("nodes", "list the machines of the cluster", (*client.Client).Nodes, writeNodes)
+	return readCommand("nodes", "list the machines of the cluster", (*client.Client).Nodes,
+		func(w io.Writer, ns []api.Node, _ time.Time) error { return writeNodes(w, ns) })
 }
 
 func jobsCommand() *cli.Command {
-	return readCommand("jobs", "list jobs", (*client.Client).Jobs, func(w io.Writer, jobs []api.Job) error {
-		return writeJobs(w, jobs, time.Now())
-	})
+	return readCommand("jobs", "list jobs", (*client.Client).Jobs, writeJobs)
 }
 
 // readCommand is a command without arguments that reads one thing from the
 // API and prints it as a table, or as JSON with -o json.
-func readCommand[T any](name, usage string, fetch func(*client.Client, context.Context) (T, error), table func(io.Writer, T) error) *cli.Command {
+func readCommand[T any](name, usage string, fetch func(*client.Client, context.Context) (T, error), table func(io.Writer, T, time.Time) error) *cli.Command {
 	return &cli.Command{
 		Name:  name,
 		Usage: usage,
@@ -44,7 +44,7 @@ func readCommand[T any](name, usage string, fetch func(*client.Client, context.C
 			if env.json {
 				return printJSON(env.stdout, v)
 			}
-			return table(env.stdout, v)
+			return table(env.stdout, v, nowOf(c))
 		}),
 	}
 }
@@ -66,7 +66,7 @@ func jobCommand() *cli.Command {
 		if err != nil {
 			return err
 		}
-		return writeJob(env.stdout, j, tasks, time.Now())
+		return writeJob(env.stdout, j, tasks, nowOf(c))
 	}
 	return &cli.Command{
 		Name:      "job",
@@ -111,7 +111,7 @@ func psCommand() *cli.Command {
 			if env.json {
 				return printJSON(env.stdout, ts)
 			}
-			if err := writeTasks(env.stdout, ts, time.Now(), c.Bool("no-trunc")); err != nil {
+			if err := writeTasks(env.stdout, ts, nowOf(c), c.Bool("no-trunc")); err != nil {
 				return err
 			}
 			// Instances with no task yet are not in the list: say why.
@@ -161,8 +161,8 @@ func killCommand() *cli.Command {
 						n += k
 					}
 				}
-				fmt.Fprintf(env.stdout, "deleted job %s; killing its %d active task(s)\n", j.ID, n)
-				return nil
+				return env.say(outcome{Action: "delete_job", Job: j.ID, ActiveTasks: intPtr(n)},
+					"deleted job %s; killing its %d active task(s)", j.ID, n)
 			} else if !client.IsNotFound(err) {
 				return err
 			}
@@ -179,8 +179,7 @@ func killTask(ctx context.Context, env *clientEnv, id string) error {
 	if err := env.c.KillTask(ctx, id); err != nil {
 		return fmt.Errorf("kill task %s: %w", id, err)
 	}
-	fmt.Fprintf(env.stdout, "killing task %s\n", id)
-	return nil
+	return env.say(outcome{Action: "kill_task", Task: id}, "killing task %s", id)
 }
 
 func logsCommand() *cli.Command {
@@ -195,6 +194,11 @@ func logsCommand() *cli.Command {
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new output until interrupted"},
 		),
 		Action: clientAction(1, "TASK", func(c *cli.Context, env *clientEnv) error {
+			if env.json {
+				// The output is the task's own bytes, streamed as they come
+				// (with --follow, forever): there is no document to encode.
+				return usageErrorf("logs prints the task's output as it is; -o json does not apply (see 'clusterd ps -o json' for task details)")
+			}
 			ctx := c.Context
 			t, err := resolveLogTask(ctx, env.c, c.Args().First())
 			if err != nil {

@@ -20,7 +20,7 @@ import (
 func waitFlags(what string) []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "wait", Aliases: []string{"w"}, Usage: "wait until " + what + ", showing progress"},
-		&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "how long --wait waits"},
+		&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "how long --wait waits; past it, exit 3 (what was started keeps going)"},
 	}
 }
 

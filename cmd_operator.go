@@ -170,6 +170,9 @@ func weightsCommand() *cli.Command {
 				if err != nil {
 					return fmt.Errorf("set weights: %w", err)
 				}
+				if env.json {
+					return printJSON(env.stdout, outcome{Action: "set_weights", Weights: infos})
+				}
 				for _, w := range infos {
 					fmt.Fprintf(env.stdout, "role %s: weight %s\n", w.Role, num(w.Weight))
 				}
@@ -267,8 +270,7 @@ func quotaCommand() *cli.Command {
 					if err != nil {
 						return fmt.Errorf("set quota of role %s: %w", role, err)
 					}
-					fmt.Fprintf(env.stdout, "role %s: quota %s\n", role, limitsText(limits))
-					return nil
+					return env.say(outcome{Action: "set_quota", Role: role, Quota: limits}, "role %s: quota %s", role, limitsText(limits))
 				}),
 			}),
 			subcommand(&cli.Command{
@@ -302,8 +304,7 @@ func quotaCommand() *cli.Command {
 					if err != nil {
 						return fmt.Errorf("remove quota of role %s: %w", role, err)
 					}
-					fmt.Fprintf(env.stdout, "role %s: quota removed (no limits)\n", role)
-					return nil
+					return env.say(outcome{Action: "remove_quota", Role: role}, "role %s: quota removed (no limits)", role)
 				}),
 			}),
 		},
@@ -439,7 +440,7 @@ func frameworksCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return writeFrameworks(env.stdout, fws, tasks, time.Now())
+			return writeFrameworks(env.stdout, fws, tasks, nowOf(c))
 		}),
 	}
 }
@@ -538,8 +539,8 @@ func teardownAction(c *cli.Context, env *clientEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("tear down framework %s: %w", id, err)
 	}
-	fmt.Fprintf(env.stdout, "framework %s (%s) torn down; killing its %d active task(s)\n", id, dash(name), tasks[id])
-	return nil
+	return env.say(outcome{Action: "teardown", Framework: id, ActiveTasks: intPtr(tasks[id])},
+		"framework %s (%s) torn down; killing its %d active task(s)", id, dash(name), tasks[id])
 }
 
 func isTerminalReader(r io.Reader) bool {
@@ -641,9 +642,9 @@ func deactivateCommand() *cli.Command {
 			if _, err := operatorCall(c.Context, env, &mesos.OperatorCall{Type: mesos.OperatorDeactivateAgent, DeactivateAgent: agentRef(n)}); err != nil {
 				return fmt.Errorf("deactivate node %s: %w", n.Name, err)
 			}
-			fmt.Fprintf(env.stdout, "node %s (%s) deactivated: no new tasks go there; %s. Undo with 'clusterd reactivate %s'\n",
+			return env.say(outcome{Action: "deactivate", Node: n.ID, NodeName: n.Name, State: "inactive", ActiveTasks: intPtr(n.Tasks)},
+				"node %s (%s) deactivated: no new tasks go there; %s. Undo with 'clusterd reactivate %s'",
 				n.Name, n.ID, tasksNote(n.Tasks, "keep running"), n.Name)
-			return nil
 		}),
 	}
 }
@@ -663,8 +664,8 @@ func reactivateCommand() *cli.Command {
 			if _, err := operatorCall(c.Context, env, &mesos.OperatorCall{Type: mesos.OperatorReactivateAgent, ReactivateAgent: agentRef(n)}); err != nil {
 				return fmt.Errorf("reactivate node %s: %w", n.Name, err)
 			}
-			fmt.Fprintf(env.stdout, "node %s (%s) reactivated: it takes new tasks again\n", n.Name, n.ID)
-			return nil
+			return env.say(outcome{Action: "reactivate", Node: n.ID, NodeName: n.Name, State: "active"},
+				"node %s (%s) reactivated: it takes new tasks again", n.Name, n.ID)
 		}),
 	}
 }
@@ -682,7 +683,7 @@ func drainCommand() *cli.Command {
 		Flags: append(clientFlags(false),
 			&cli.DurationFlag{Name: "grace", Usage: "the longest a task is given to stop before it is killed (default: each task's kill_grace_seconds)"},
 			&cli.BoolFlag{Name: "wait", Aliases: []string{"w"}, Usage: "wait until the node has no tasks left, showing progress"},
-			&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "how long --wait waits"},
+			&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "how long --wait waits; past it, exit 3 (the node keeps draining)"},
 		),
 		Action: operatorAction(1, 1, "clusterd drain [--grace DURATION] [--wait] NODE", func(c *cli.Context, env *clientEnv, args []string) error {
 			info := &mesos.OperatorDrainAgentInfo{}
@@ -702,15 +703,15 @@ func drainCommand() *cli.Command {
 				return fmt.Errorf("drain node %s: %w", n.Name, err)
 			}
 			if !c.Bool("wait") {
-				fmt.Fprintf(env.stdout, "node %s (%s) is draining: %s. Follow it with 'clusterd drain --wait %s'; undo with 'clusterd reactivate %s'\n",
+				return env.say(outcome{Action: "drain", Node: n.ID, NodeName: n.Name, State: "draining", ActiveTasks: intPtr(n.Tasks)},
+					"node %s (%s) is draining: %s. Follow it with 'clusterd drain --wait %s'; undo with 'clusterd reactivate %s'",
 					n.Name, n.ID, tasksNote(n.Tasks, "are being killed"), n.Name, n.Name)
-				return nil
 			}
 			if err := waitDrained(c.Context, env, n, c.Duration("timeout")); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.stdout, "node %s (%s) is drained: no tasks left. 'clusterd reactivate %s' puts it back in service\n", n.Name, n.ID, n.Name)
-			return nil
+			return env.say(outcome{Action: "drain", Node: n.ID, NodeName: n.Name, State: "drained", ActiveTasks: intPtr(0)},
+				"node %s (%s) is drained: no tasks left. 'clusterd reactivate %s' puts it back in service", n.Name, n.ID, n.Name)
 		}),
 	}
 }
@@ -731,9 +732,9 @@ func waitDrained(parent context.Context, env *clientEnv, n api.Node, timeout tim
 	fail := func(err error) error {
 		switch {
 		case parent.Err() != nil:
-			return &codeError{code: 130, err: fmt.Errorf("stopped waiting; node %s keeps draining (see 'clusterd ps --active --node %s')", n.Name, n.ID)}
+			return &codeError{code: exitInterrupt, err: fmt.Errorf("stopped waiting; node %s keeps draining (see 'clusterd ps --active --node %s')", n.Name, n.ID)}
 		case ctx.Err() != nil:
-			return fmt.Errorf("timed out after %v waiting for node %s to drain (%s); it keeps draining: see 'clusterd ps --active --node %s'", timeout, n.Name, p.last, n.ID)
+			return &codeError{code: exitTimeout, err: fmt.Errorf("timed out after %v waiting for node %s to drain: %s; it keeps draining: see 'clusterd ps --active --node %s'", timeout, n.Name, dash(strings.TrimPrefix(p.last, "node "+n.Name+": ")), n.ID)}
 		}
 		return err
 	}

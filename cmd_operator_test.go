@@ -325,12 +325,27 @@ type fakeOperator struct {
 	fws   mesos.GetFrameworksResponse
 	tasks []mesos.Task
 	nodes []api.Node
+	// agents are the answers to GET_AGENTS, one per read (the last one
+	// stays); nodeTasks[i] are the tasks GET /v1/tasks lists after the
+	// i-th: a drain --wait walks them.
+	agents    []mesos.GetAgentsResponse
+	nodeTasks [][]api.Task
+	agentAt   int
 }
 
 func (f *fakeOperator) start(t *testing.T) string {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/nodes", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(f.nodes)
+	})
+	mux.HandleFunc("GET /v1/tasks", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		tasks := []api.Task{}
+		if len(f.nodeTasks) > 0 {
+			tasks = append(tasks, f.nodeTasks[min(max(f.agentAt-1, 0), len(f.nodeTasks)-1)]...)
+		}
+		f.mu.Unlock()
+		_ = json.NewEncoder(w).Encode(tasks)
 	})
 	mux.HandleFunc("POST /api/v1", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -350,6 +365,13 @@ func (f *fakeOperator) start(t *testing.T) string {
 			resp.GetFrameworks = &f.fws
 		case mesos.OperatorGetTasks:
 			resp.GetTasks = &mesos.GetTasksResponse{Tasks: f.tasks}
+		case mesos.OperatorGetAgents:
+			f.mu.Lock()
+			if len(f.agents) > 0 {
+				resp.GetAgents = &f.agents[min(f.agentAt, len(f.agents)-1)]
+				f.agentAt++
+			}
+			f.mu.Unlock()
 		default:
 			f.mu.Lock()
 			f.calls = append(f.calls, *call)

@@ -148,9 +148,11 @@ func waitJob(parent context.Context, env *clientEnv, id string, timeout time.Dur
 func waitError(parent, ctx context.Context, err error, id string, timeout time.Duration, last string) error {
 	switch {
 	case parent.Err() != nil:
-		return &codeError{code: 130, err: fmt.Errorf("stopped waiting; job %s keeps going (see 'clusterd job %s')", id, id)}
+		return &codeError{code: exitInterrupt, err: fmt.Errorf("stopped waiting; job %s keeps going (see 'clusterd job %s')", id, id)}
 	case ctx.Err() != nil:
-		return fmt.Errorf("timed out after %v waiting for job %s (%s); it keeps going: see 'clusterd job %s'", timeout, id, last, id)
+		// The progress line starts with the job's id, already named here.
+		last = strings.TrimPrefix(last, id+": ")
+		return &codeError{code: exitTimeout, err: fmt.Errorf("timed out after %v waiting for job %s: %s; it keeps going: see 'clusterd job %s'", timeout, id, dash(last), id)}
 	}
 	return err
 }
@@ -384,12 +386,13 @@ type progress struct {
 	last  string
 	frame int
 	open  bool // a spinner line is on screen
+	width int  // columns of the terminal; 0 when unknown
 }
 
 var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 
 func newProgress(w io.Writer) *progress {
-	return &progress{w: w, tty: isTerminal(w)}
+	return &progress{w: w, tty: isTerminal(w), width: terminalWidth(w)}
 }
 
 func isTerminal(w io.Writer) bool {
@@ -423,7 +426,12 @@ func (p *progress) tick() {
 }
 
 func (p *progress) draw() {
-	fmt.Fprintf(p.w, "\r\033[K%s %s", spinnerFrames[p.frame%len(spinnerFrames)], p.last)
+	line := p.last
+	if p.width > 2 {
+		// A line that wraps could not be redrawn in place with \r.
+		line = cutRunes(line, p.width-2)
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s %s", spinnerFrames[p.frame%len(spinnerFrames)], line)
 	p.open = true
 }
 

@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
+	"time"
 	// Cron jobs name IANA time zones: the binary carries the zone
 	// database, so a minimal machine without /usr/share/zoneinfo runs them.
 	_ "time/tzdata"
@@ -26,12 +29,24 @@ var version = "dev"
 
 const defaultAddr = "http://127.0.0.1:5050"
 
-// Exit codes.
+// Exit codes, the same for every command; exitCodesHelp documents them in
+// 'clusterd help' and docs/OPERATIONS.md repeats them.
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2 // bad flags or arguments; also a job that can never be placed
+	exitOK        = 0
+	exitError     = 1
+	exitUsage     = 2   // bad flags or arguments; also a job that can never be placed
+	exitTimeout   = 3   // a --wait ran out of --timeout; what it waited for keeps going
+	exitInterrupt = 130 // a --wait stopped by Ctrl-C, as a shell reports SIGINT
 )
+
+const exitCodesHelp = `Exit codes:
+   0    done (with --wait: what was waited for happened)
+   1    error: the server refused, a run failed, a node went away while waiting
+   2    usage error (bad flags or arguments), or a job that no node can ever fit
+   3    --wait timed out (--timeout); the operation keeps going on the cluster
+   130  --wait interrupted (Ctrl-C); the operation keeps going on the cluster
+
+Shell completion: see 'clusterd completion --help'.`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -63,7 +78,7 @@ func runApp(ctx context.Context, app *cli.App, args []string, stderr io.Writer) 
 	}
 	var ue *client.UnreachableError
 	if errors.As(err, &ue) {
-		fmt.Fprintln(stderr, "clusterd:", ue.Error())
+		fmt.Fprintln(stderr, "clusterd:", unreachableText(ue))
 		return exitError
 	}
 	fmt.Fprintln(stderr, "clusterd:", err)
@@ -94,6 +109,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:                 "clusterd",
 		Usage:                "run a cluster of machines as one pool of resources",
+		Description:          exitCodesHelp,
 		Version:              version,
 		HideVersion:          true, // `clusterd version` instead
 		EnableBashCompletion: true,
@@ -133,6 +149,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			snapshotCommand(),
 			recoverCommand(),
 			versionCommand(),
+			completionCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
@@ -182,6 +199,19 @@ func lookupString(c *cli.Context, name string) string {
 	return ""
 }
 
+// clockKey is the app's Metadata entry that, when set, is the clock tables
+// measure ages against (a func() time.Time): golden tests fix it; a real run
+// leaves it unset and uses the wall clock.
+const clockKey = "clock"
+
+// nowOf is the time a command's tables are printed at.
+func nowOf(c *cli.Context) time.Time {
+	if clock, ok := c.App.Metadata[clockKey].(func() time.Time); ok {
+		return clock()
+	}
+	return time.Now()
+}
+
 // clientEnv is what every client command needs.
 type clientEnv struct {
 	c      *client.Client
@@ -224,12 +254,56 @@ func clientAction(nargs int, argsUsage string, fn func(c *cli.Context, env *clie
 	}
 }
 
+// unreachableText says why the server could not be reached (the dial's own
+// reason: connection refused, no such host) and what to do about it.
+func unreachableText(ue *client.UnreachableError) string {
+	why := "no answer"
+	var errno syscall.Errno
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.As(ue.Err, &errno):
+		why = errno.Error()
+	case errors.As(ue.Err, &dnsErr):
+		why = "no such host " + dnsErr.Name
+		if !dnsErr.IsNotFound {
+			why = dnsErr.Error()
+		}
+	case errors.As(ue.Err, &opErr) && opErr.Err != nil:
+		why = opErr.Err.Error()
+	case ue.Err != nil:
+		why = ue.Err.Error()
+	}
+	return fmt.Sprintf("cannot reach clusterd at %s: %s; is it running? Start one with 'clusterd agent --dev', "+
+		"or point --addr (or CLUSTERD_ADDR) at a node of the cluster", ue.Addr, why)
+}
+
+// versionInfo is `clusterd version -o json`.
+type versionInfo struct {
+	Version   string `json:"version"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+}
+
 func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "print the version of this binary",
+		// Only --output: the version is this binary's, no server is asked.
+		Flags: clientFlags(false)[1:],
 		Action: func(c *cli.Context) error {
-			fmt.Fprintln(c.App.Writer, "clusterd", version)
+			if _, err := checkArgs(c, 0, 0, "clusterd version [-o json]"); err != nil {
+				return err
+			}
+			env, err := newClientEnv(c)
+			if err != nil {
+				return err
+			}
+			if env.json {
+				return printJSON(env.stdout, versionInfo{Version: version, GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
+			}
+			fmt.Fprintln(env.stdout, "clusterd", version)
 			return nil
 		},
 	}

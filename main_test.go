@@ -16,6 +16,7 @@ import (
 
 	"github.com/clusterd/clusterd/node"
 	"github.com/clusterd/clusterd/web/api"
+	"github.com/clusterd/clusterd/web/client"
 )
 
 func TestParseResourcesAcceptsKeyValueAndMesosForms(t *testing.T) {
@@ -179,8 +180,9 @@ func TestWriteJobsShowsPendingReason(t *testing.T) {
 
 func floatp(f float64) *float64 { return &f }
 
-// localStamp is how the detail view prints a time in the reader's zone.
-func localStamp(t time.Time) string { return t.Local().Format(time.DateTime) }
+// localStamp is how the detail view prints a time: in the zone of the
+// clock it prints at, UTC in these tests (the reader's own zone for real).
+func localStamp(t time.Time) string { return t.UTC().Format(time.DateTime) }
 
 func TestWriteJobsShowsDeploymentProgressAndNextCronRun(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -589,8 +591,17 @@ func TestClientCommandsSayWhenTheServerIsUnreachable(t *testing.T) {
 	ln.Close()
 	t.Setenv("CLUSTERD_ADDR", addr)
 	_, errOut, code := runCLI(t, "", "status")
-	if code != exitError || !strings.Contains(errOut, "cannot reach clusterd at http://"+addr+": is it running?") {
-		t.Fatalf("code %d, stderr %q", code, errOut)
+	// It names the address, the reason and what to do next.
+	want := "clusterd: cannot reach clusterd at http://" + addr + ": connection refused; is it running? " +
+		"Start one with 'clusterd agent --dev', or point --addr (or CLUSTERD_ADDR) at a node of the cluster\n"
+	if code != exitError || errOut != want {
+		t.Fatalf("code %d, stderr %q, want %q", code, errOut, want)
+	}
+	// A name that does not resolve says so (built here: no DNS in tests).
+	dnsErr := &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Name: "clusterd.example", Err: "no such host", IsNotFound: true}}
+	got := unreachableText(&client.UnreachableError{Addr: "http://clusterd.example:5050", Err: dnsErr})
+	if !strings.HasPrefix(got, "cannot reach clusterd at http://clusterd.example:5050: no such host clusterd.example; is it running?") {
+		t.Fatalf("unknown host: %q", got)
 	}
 }
 

@@ -1,16 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/clusterd/clusterd/web/api"
 	"github.com/clusterd/clusterd/web/mesos"
@@ -37,8 +42,128 @@ func printJSON(w io.Writer, v any) error {
 	return err
 }
 
-func newTable(w io.Writer) *tabwriter.Writer {
+// table is what the table writers print through: tab-separated cells,
+// one row a line, aligned at Flush.
+type table interface {
+	io.Writer
+	Flush() error
+}
+
+// newTable aligns tab-separated cells into columns. On a terminal, a table
+// wider than the terminal is fitted to it (fitTable); elsewhere (a pipe, a
+// file) rows are never cut, so scripts and grep see everything.
+func newTable(w io.Writer) table {
+	if width := terminalWidth(w); width > 0 {
+		return &fitTable{w: w, width: width}
+	}
 	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+// sizedWriter is a writer that reports a terminal width: the tests' stand-in
+// for a terminal of that many columns.
+type sizedWriter struct {
+	io.Writer
+	cols int
+}
+
+// terminalWidth is how many columns the terminal w writes to has; 0 when w
+// is not a terminal.
+func terminalWidth(w io.Writer) int {
+	switch w := w.(type) {
+	case sizedWriter:
+		return w.cols
+	case *os.File:
+		ws, err := unix.IoctlGetWinsize(int(w.Fd()), unix.TIOCGWINSZ)
+		if err != nil {
+			return 0
+		}
+		return int(ws.Col)
+	}
+	return 0
+}
+
+// Columns are padded with this many spaces, as the tabwriter does.
+const columnGap = 2
+
+// minColumnWidth is as narrow as fitting makes a column: enough to
+// recognise its start. Columns no wider than this (states, counts, ages)
+// are never cut: a cut one would say nothing.
+const minColumnWidth = 10
+
+// fitTable lays out a table like the tabwriter, but when a row would be
+// wider than the terminal it narrows the widest columns first, cutting
+// their cells with "…", until the table fits or every column is at
+// minColumnWidth (a table still too wide then wraps). The first column
+// (the id or name to type in the next command) is never cut.
+type fitTable struct {
+	w     io.Writer
+	width int
+	buf   bytes.Buffer
+}
+
+func (t *fitTable) Write(p []byte) (int, error) { return t.buf.Write(p) }
+
+func (t *fitTable) Flush() error {
+	text := strings.TrimSuffix(t.buf.String(), "\n")
+	t.buf.Reset()
+	if text == "" {
+		return nil
+	}
+	var rows [][]string
+	var widths []int
+	for _, line := range strings.Split(text, "\n") {
+		cells := strings.Split(line, "\t")
+		for i, c := range cells {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+		rows = append(rows, cells)
+	}
+	total := func() int {
+		n := 0
+		for _, w := range widths {
+			n += w
+		}
+		return n + columnGap*(len(widths)-1)
+	}
+	for total() > t.width {
+		widest := -1
+		for i := 1; i < len(widths); i++ {
+			if widths[i] > minColumnWidth && (widest < 0 || widths[i] > widths[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			break // as narrow as it gets; the terminal wraps the rest
+		}
+		widths[widest]--
+	}
+	var b strings.Builder
+	for _, cells := range rows {
+		for i, c := range cells {
+			if i > 0 {
+				c = cutRunes(c, widths[i])
+			}
+			b.WriteString(c)
+			if i < len(cells)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+columnGap))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(t.w, b.String())
+	return err
+}
+
+// cutRunes cuts s to n characters (not bytes), the last one an ellipsis.
+func cutRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }
 
 // shorten cuts s to n characters. No ellipsis, so the result can be pasted
@@ -601,7 +726,8 @@ func ageAgo(t time.Time, now time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.Local().Format(time.DateTime) + " (" + age(t, now) + " ago)"
+	// In now's zone: the local one on a real run, a fixed one in tests.
+	return t.In(now.Location()).Format(time.DateTime) + " (" + age(t, now) + " ago)"
 }
 
 // writeTasks prints the ps table, newest first.
@@ -860,4 +986,32 @@ func writeFrameworks(w io.Writer, fws *mesos.GetFrameworksResponse, tasks map[st
 		}
 	}
 	return tw.Flush()
+}
+
+// outcome is what a command that changes something prints with -o json:
+// what it did (action) and to what, so a script need not parse the
+// sentence the table output prints.
+type outcome struct {
+	Action      string                  `json:"action"` // e.g. "kill_task", "delete_job", "drain"
+	Job         string                  `json:"job,omitempty"`
+	Task        string                  `json:"task,omitempty"`
+	Node        string                  `json:"node,omitempty"` // id
+	NodeName    string                  `json:"node_name,omitempty"`
+	Framework   string                  `json:"framework,omitempty"`
+	Role        string                  `json:"role,omitempty"`
+	State       string                  `json:"state,omitempty"` // where it stands now: "draining", "drained", "leaving", "left"
+	ActiveTasks *int                    `json:"active_tasks,omitempty"`
+	Weights     []mesos.WeightInfo      `json:"weights,omitempty"`
+	Quota       map[string]mesos.Scalar `json:"quota,omitempty"`
+}
+
+func intPtr(n int) *int { return &n }
+
+// say prints o with -o json, the sentence otherwise.
+func (env *clientEnv) say(o outcome, format string, args ...any) error {
+	if env.json {
+		return printJSON(env.stdout, o)
+	}
+	_, err := fmt.Fprintf(env.stdout, format+"\n", args...)
+	return err
 }
