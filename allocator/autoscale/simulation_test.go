@@ -15,7 +15,7 @@ import (
 
 // The simulation's seed and a switch to print its figures (for docs/BENCHMARKS.md):
 //
-//	go test ./node/autoscale/ -run Simulation -v -autoscale.report
+//	go test ./allocator/autoscale/ -run Simulation -v -autoscale.report
 var (
 	simSeed   = flag.Uint64("autoscale.seed", 1, "seed of the autoscaling simulation")
 	simReport = flag.Bool("autoscale.report", false, "log the autoscaling simulation's figures")
