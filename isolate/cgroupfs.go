@@ -166,7 +166,11 @@ func (c *Cgroupfs) Remove(taskID string) error {
 	}
 	var cp taskCheckpoint
 	if err := readJSON(filepath.Join(c.proc.taskDir(taskID), taskFile), &cp); err == nil {
-		if cg := cp.cgroup(); cg != nil && !c.proc.isRunning(taskID) {
+		cg, err := trustedCgroup(c.cg, taskID, &cp)
+		if err != nil {
+			return fmt.Errorf("remove task: %w", err)
+		}
+		if cg != nil && !c.proc.isRunning(taskID) {
 			if err := cg.remove(); err != nil {
 				return fmt.Errorf("remove task %s: %w", taskID, err)
 			}

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -383,4 +384,73 @@ func rmdirIfExists(dir string) error {
 		return nil
 	}
 	return err
+}
+
+// A checkpoint is a file on disk: the cgroups it names are trusted only
+// where they are the agent's own for that task.
+func TestCheckpointCgroupsAreTrustedOnlyWhereTheAgentPutsThatTask(t *testing.T) {
+	root := fakeV1(t)
+	m, err := newCgroupManager(root, "clusterd", 128)
+	if err != nil {
+		t.Fatalf("newCgroupManager: %v", err)
+	}
+	record := func(dirs map[string]string, version int) *taskCheckpoint {
+		return &taskCheckpoint{CgroupVersion: version, Cgroups: dirs, MemLimitMiB: 64}
+	}
+	own := m.taskCgroup("t1", Limits{}).dirs
+	got, err := trustedCgroup(m, "t1", record(own, 1))
+	if err != nil || got == nil || got.dirs["memory"] != own["memory"] || got.limits.MemMiB != 64 {
+		t.Fatalf("the task's own cgroup: %+v, %v; want it trusted with its limit", got, err)
+	}
+	if got, err := trustedCgroup(m, "t1", &taskCheckpoint{}); got != nil || err != nil {
+		t.Errorf("a checkpoint without cgroups: %+v, %v; want none and no error", got, err)
+	}
+
+	with := func(controller, dir string) map[string]string {
+		d := maps.Clone(own)
+		d[controller] = dir
+		return d
+	}
+	bad := map[string]*taskCheckpoint{
+		"another cgroup of the machine": record(with("memory", "/sys/fs/cgroup/memory/system.slice"), 1),
+		"a path climbing out":           record(with("memory", own["memory"]+"/../../../system.slice"), 1),
+		"another task's cgroup":         record(m.taskCgroup("t2", Limits{}).dirs, 1),
+		"the other cgroup version":      record(own, 2),
+		"an unknown version":            record(own, 7),
+		"an extra controller":           record(with("devices", filepath.Join(root, "devices", "clusterd", "t1")), 1),
+	}
+	for name, cp := range bad {
+		if got, err := trustedCgroup(m, "t1", cp); got != nil || err == nil || !strings.Contains(err.Error(), "left alone") {
+			t.Errorf("%s: %+v, %v; want it refused and left alone", name, got, err)
+		}
+	}
+	if got, err := trustedCgroup(nil, "t1", record(own, 1)); got != nil || err == nil {
+		t.Errorf("cgroups named to an agent without cgroups: %+v, %v; want them refused", got, err)
+	}
+}
+
+func TestCgroupfsRemoveLeavesAForeignCgroupNamedInACheckpointAlone(t *testing.T) {
+	c, err := NewCgroupfs(CgroupConfig{Process: ProcessConfig{Dir: t.TempDir()}, Root: fakeV1(t), Parent: "clusterd"})
+	if err != nil {
+		t.Fatalf("NewCgroupfs: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	victim := filepath.Join(t.TempDir(), "system.slice")
+	if err := os.Mkdir(victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := c.proc.taskDir("t1")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cp := taskCheckpoint{Version: checkpointVersion, TaskID: "t1", CgroupVersion: 1, Cgroups: map[string]string{"memory": victim}}
+	if err := writeJSONAtomic(filepath.Join(dir, taskFile), cp); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Remove("t1"); err == nil || !strings.Contains(err.Error(), victim) {
+		t.Errorf("Remove with a checkpoint naming %s: %v; want an error naming it", victim, err)
+	}
+	if _, err := os.Stat(victim); err != nil {
+		t.Errorf("the foreign directory the checkpoint named: %v; want it left in place", err)
+	}
 }

@@ -58,12 +58,44 @@ func (c *taskCheckpoint) setCgroup(cg *taskCgroup) {
 	c.MemLimitMiB = cg.limits.MemMiB
 }
 
-// cgroup is the task's recorded cgroup; nil if it has none.
+// cgroup is the task's recorded cgroup; nil if it has none. What it names
+// is only what the file says: before anything is killed in it or removed,
+// trustedCgroup checks it against where this agent puts its tasks.
 func (c *taskCheckpoint) cgroup() *taskCgroup {
 	if len(c.Cgroups) == 0 || (c.CgroupVersion != 1 && c.CgroupVersion != 2) {
 		return nil
 	}
 	return &taskCgroup{version: c.CgroupVersion, dirs: c.Cgroups, limits: Limits{MemMiB: c.MemLimitMiB}}
+}
+
+// trustedCgroup is the cgroup of the checkpointed task id that m (nil: an
+// agent without cgroups) may kill processes in and remove. It is always
+// the one m would have made for id, never a directory read from the file:
+// a checkpoint is a file on disk, and one edited, corrupted or left by
+// another configuration must not make the agent kill every process of
+// another cgroup, or rmdir it. A checkpoint that names other directories
+// fails closed: nil (nothing is touched) and an error saying what it named.
+func trustedCgroup(m *cgroupManager, id string, c *taskCheckpoint) (*taskCgroup, error) {
+	rec := c.cgroup()
+	if rec == nil {
+		if len(c.Cgroups) > 0 {
+			return nil, fmt.Errorf("task %s: checkpoint names cgroups %v of unknown cgroup version %d; left alone", id, c.Cgroups, c.CgroupVersion)
+		}
+		return nil, nil
+	}
+	if m == nil {
+		return nil, fmt.Errorf("task %s: checkpoint names cgroups %v but this agent does not place tasks in cgroups; left alone", id, rec.dirs)
+	}
+	want := m.taskCgroup(id, rec.limits)
+	if rec.version != want.version || len(rec.dirs) != len(want.dirs) {
+		return nil, fmt.Errorf("task %s: checkpoint names cgroup v%d %v, not this agent's v%d %v; left alone", id, rec.version, rec.dirs, want.version, want.dirs)
+	}
+	for controller, dir := range rec.dirs {
+		if filepath.Clean(dir) != want.dirs[controller] {
+			return nil, fmt.Errorf("task %s: checkpoint names cgroup %s for %s, not this agent's %s; left alone", id, dir, controller, want.dirs[controller])
+		}
+	}
+	return want, nil
 }
 
 // exitCheckpoint is exit.json. Fields are only ever added.

@@ -77,7 +77,10 @@ func (p *Process) recoverTask(id string) (Running, bool) {
 		// No task.json: Launch failed before the task existed.
 		return Running{}, false
 	}
-	cg := cp.cgroup()
+	cg, err := trustedCgroup(p.cgroups, id, &cp)
+	if err != nil {
+		p.log.Error("task checkpoint names a cgroup this agent does not own", "task", id, "err", err)
+	}
 	if cp.PID <= 0 {
 		p.loseCgroup(id, "task checkpoint holds no pid", cg)
 		return Running{}, false
