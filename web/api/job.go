@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -207,9 +208,20 @@ func DecodeJobSpec(r io.Reader) (JobSpec, error) {
 	if len(body) > MaxJobSpecBytes {
 		return spec, invalid("", "job document is larger than %d KiB", MaxJobSpecBytes>>10)
 	}
+	if err := checkDepth(body, MaxJSONDepth); err != nil {
+		return spec, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&spec); err != nil {
+		if strings.Contains(err.Error(), "unknown field ") {
+			var generic any
+			if json.Unmarshal(body, &generic) == nil {
+				if path, known := unknownField(generic, reflect.TypeFor[JobSpec](), ""); path != "" {
+					return spec, invalid(path, "unknown field (known here: %s)", strings.Join(known, ", "))
+				}
+			}
+		}
 		return spec, jsonError(err)
 	}
 	if dec.More() {
@@ -339,7 +351,7 @@ func (s *JobSpec) Validate() error {
 	}
 	for i, c := range s.Constraints {
 		if err := c.validate(); err != nil {
-			return invalid(fmt.Sprintf("constraints[%d]", i), "%v", err)
+			return invalid(fmt.Sprintf("constraints[%d].%s", i, err.Field), "%s", err.Message)
 		}
 	}
 	if r := s.RetentionSeconds; r != nil && (bad(*r) || *r < 0 || *r > maxRetentionSecs) {
@@ -504,29 +516,34 @@ func (s *JobSpec) validateRuns() error {
 // Constraint operators.
 var constraintOperators = map[string]bool{"UNIQUE": true, "CLUSTER": true, "GROUP_BY": true, "LIKE": true, "UNLIKE": true, "MAX_PER": true, "IS": true}
 
-func (c Constraint) validate() error {
+// validate checks one constraint; the error's Field is the constraint's
+// own (field, operator or value), which Validate puts under constraints[i].
+func (c Constraint) validate() *ValidationError {
+	bad := func(field, format string, args ...any) *ValidationError {
+		return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+	}
 	op := strings.ToUpper(c.Operator)
 	switch {
 	case c.Field == "":
-		return errors.New(`field is required: "hostname" or an attribute name`)
+		return bad("field", `is required: "hostname" or an attribute name`)
 	case !constraintOperators[op]:
-		return fmt.Errorf("operator %q: use UNIQUE, CLUSTER, GROUP_BY, LIKE, UNLIKE, MAX_PER or IS", c.Operator)
+		return bad("operator", "%q is not an operator: use UNIQUE, CLUSTER, GROUP_BY, LIKE, UNLIKE, MAX_PER or IS", c.Operator)
 	case (op == "LIKE" || op == "UNLIKE" || op == "IS" || op == "MAX_PER") && c.Value == "":
-		return fmt.Errorf("%s needs a value", op)
+		return bad("value", "is required with %s", op)
 	case op == "UNIQUE" && c.Value != "":
-		return errors.New("UNIQUE takes no value")
+		return bad("value", "UNIQUE takes no value")
 	}
 	switch op {
 	case "LIKE", "UNLIKE":
 		if _, err := regexp.Compile("^(?:" + c.Value + ")$"); err != nil {
-			return fmt.Errorf("%s value %q is not a regular expression: %v", op, c.Value, err)
+			return bad("value", "%q is not a regular expression for %s: %v", c.Value, op, err)
 		}
 	case "MAX_PER", "GROUP_BY":
 		if c.Value == "" {
 			break
 		}
 		if n, err := strconv.Atoi(c.Value); err != nil || n < 1 {
-			return fmt.Errorf("%s value %q must be a whole number of at least 1", op, c.Value)
+			return bad("value", "%q must be a whole number of at least 1 for %s", c.Value, op)
 		}
 	}
 	return nil

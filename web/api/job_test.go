@@ -116,9 +116,9 @@ func TestDecodeJobSpecRefusesFieldsOfAnotherKindOfJob(t *testing.T) {
 		{`{"id":"x","type":"cron","cmd":"a",` + base + `,"schedule":"@daily","concurrency_policy":"queue"}`, "concurrency_policy", "forbid"},
 		{`{"id":"x","type":"batch","cmd":"a",` + base + `,"parents":["x"]}`, "parents[0]", "own parent"},
 		{`{"id":"x","type":"batch","cmd":"a",` + base + `,"parents":["y","y"]}`, "parents[1]", "twice"},
-		{`{"id":"x","type":"batch","cmd":"a",` + base + `,"constraints":[["zone","NEAR"]]}`, "constraints[0]", "operator"},
-		{`{"id":"x","type":"batch","cmd":"a",` + base + `,"constraints":[["rack","LIKE","r[0-"]]}`, "constraints[0]", "regular expression"},
-		{`{"id":"x","type":"batch","cmd":"a",` + base + `,"constraints":[["hostname","MAX_PER","0"]]}`, "constraints[0]", "at least 1"},
+		{`{"id":"x","type":"batch","cmd":"a",` + base + `,"constraints":[["zone","NEAR"]]}`, "constraints[0].operator", "not an operator"},
+		{`{"id":"x","type":"batch","cmd":"a",` + base + `,"constraints":[["rack","LIKE","r[0-"]]}`, "constraints[0].value", "regular expression"},
+		{`{"id":"x","type":"batch","cmd":"a",` + base + `,"constraints":[["hostname","MAX_PER","0"]]}`, "constraints[0].value", "at least 1"},
 		{`{"id":"x","type":"batch","cmd":"a","instances":0,"cpus":1,"mem":1}`, "instances", "between 1"},
 	}
 	for _, c := range cases {
