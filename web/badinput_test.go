@@ -44,7 +44,9 @@ func TestBadInputIsRefusedWithTheFieldNamed(t *testing.T) {
 		}, 400, "constraints[0].valu"},
 		{"missing id", func(t *testing.T) call { return call{"POST", "/v1/jobs", badJob(t, map[string]any{"id": nil})} }, 400, "id"},
 		{"id with a path separator", func(t *testing.T) call { return call{"POST", "/v1/jobs", badJob(t, map[string]any{"id": "../etc"})} }, 400, "id"},
-		{"id too long", func(t *testing.T) call { return call{"POST", "/v1/jobs", badJob(t, map[string]any{"id": strings.Repeat("a", 300)})} }, 400, "id"},
+		{"id too long", func(t *testing.T) call {
+			return call{"POST", "/v1/jobs", badJob(t, map[string]any{"id": strings.Repeat("a", 300)})}
+		}, 400, "id"},
 		{"unknown job type", func(t *testing.T) call { return call{"POST", "/v1/jobs", badJob(t, map[string]any{"type": "daemon"})} }, 400, "type"},
 		{"string for a number", func(t *testing.T) call { return call{"POST", "/v1/jobs", badJob(t, map[string]any{"mem": "32"})} }, 400, "mem"},
 		{"negative instances", func(t *testing.T) call { return call{"POST", "/v1/jobs", badJob(t, map[string]any{"instances": -1})} }, 400, "instances"},
@@ -71,13 +73,21 @@ func TestBadInputIsRefusedWithTheFieldNamed(t *testing.T) {
 		{"unknown time zone", func(t *testing.T) call {
 			return call{"POST", "/v1/jobs", badJob(t, map[string]any{"type": "cron", "schedule": "0 * * * *", "time_zone": "Mars/Olympus"})}
 		}, 400, "time_zone"},
-		{"a job its own parent", func(t *testing.T) call { return call{"POST", "/v1/jobs", badJob(t, map[string]any{"parents": []any{"bad"}})} }, 400, "parents[0]"},
-		{"negative kill grace", func(t *testing.T) call { return call{"POST", "/v1/jobs", badJob(t, map[string]any{"kill_grace_seconds": -1})} }, 400, "kill_grace_seconds"},
+		{"a job its own parent", func(t *testing.T) call {
+			return call{"POST", "/v1/jobs", badJob(t, map[string]any{"parents": []any{"bad"}})}
+		}, 400, "parents[0]"},
+		{"negative kill grace", func(t *testing.T) call {
+			return call{"POST", "/v1/jobs", badJob(t, map[string]any{"kill_grace_seconds": -1})}
+		}, 400, "kill_grace_seconds"},
 		{"environment variable with a bad name", func(t *testing.T) call {
 			return call{"POST", "/v1/jobs", badJob(t, map[string]any{"env": map[string]any{"A=B": "x"}})}
 		}, 400, "env.A=B"},
-		{"unknown isolation profile", func(t *testing.T) call { return call{"POST", "/v1/jobs", badJob(t, map[string]any{"profile": "god-mode"})} }, 400, "profile"},
-		{"NUL byte in the command", func(t *testing.T) call { return call{"POST", "/v1/jobs", badJob(t, map[string]any{"cmd": "echo \x00 hi"})} }, 400, "cmd"},
+		{"unknown isolation profile", func(t *testing.T) call {
+			return call{"POST", "/v1/jobs", badJob(t, map[string]any{"profile": "god-mode"})}
+		}, 400, "profile"},
+		{"NUL byte in the command", func(t *testing.T) call {
+			return call{"POST", "/v1/jobs", badJob(t, map[string]any{"cmd": "echo \x00 hi"})}
+		}, 400, "cmd"},
 		{"JSON nested too deep", func(t *testing.T) call { return call{"POST", "/v1/jobs", deep} }, 400, ""},
 		{"scale: unknown field", func(t *testing.T) call { return call{"POST", "/v1/jobs/web/scale", `{"instance":3}`} }, 400, "instance"},
 		{"scale: missing count", func(t *testing.T) call { return call{"POST", "/v1/jobs/web/scale", `{}`} }, 400, "instances"},
