@@ -157,7 +157,12 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	srv := &http.Server{
 		Handler: n.internalHandler(web.NewHandler(web.Config{Backend: &backend{n: n}, Mesos: &mesosBackend{n: n},
 			Gatherer: n.registry, Registerer: n.registry, Logger: n.log.With("component", "http")})),
+		// No slowloris: headers must arrive within 10 s and fit in 64 KiB,
+		// an idle keep-alive connection is closed after 2 minutes; bodies
+		// have their own stall and total limits (web's limitBody).
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		IdleTimeout:       2 * time.Minute,
 	}
 	var wg sync.WaitGroup
 	// The node's loops outlive ctx: a graceful leave needs them after the

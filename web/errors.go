@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/clusterd/clusterd/web/api"
@@ -62,6 +63,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error, w
 	case errors.As(err, &tooLarge):
 		writeErrorBody(w, r, http.StatusRequestEntityTooLarge,
 			fmt.Sprintf("request body is larger than %d KiB", tooLarge.Limit>>10), "")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The body stalled or took too long (server.limitBody).
+		writeErrorBody(w, r, http.StatusRequestTimeout, "the request body stopped arriving; send it whole, without pauses", "")
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer.
 		w.WriteHeader(http.StatusServiceUnavailable)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -42,6 +43,11 @@ type server struct {
 	pingInterval time.Duration
 	// pollInterval is how often a followed log is read again.
 	pollInterval time.Duration
+	// bodyStall is how long a request body may send nothing, and bodyTotal
+	// how long a body (other than a snapshot's) may take in all, before
+	// the connection is cut: a client trickling a body must not hold a
+	// connection and a goroutine for ever (slowloris).
+	bodyStall, bodyTotal time.Duration
 }
 
 func newServer(cfg Config) *server {
@@ -58,6 +64,8 @@ func newServer(cfg Config) *server {
 		log:          log,
 		pingInterval: 15 * time.Second,
 		pollInterval: 200 * time.Millisecond,
+		bodyStall:    30 * time.Second,
+		bodyTotal:    2 * time.Minute,
 	}
 }
 
@@ -138,7 +146,7 @@ func (s *server) handler(cfg Config) http.Handler {
 
 	var h http.Handler = mux
 	h = s.followLeader(h)
-	h = limitBody(h)
+	h = s.limitBody(h)
 	if cfg.Registerer != nil {
 		h = newHTTPMetrics(cfg.Registerer).wrap(h)
 	}
@@ -154,14 +162,16 @@ func methodNotAllowed(allowed []string) http.HandlerFunc {
 	}
 }
 
-// limitBody caps every request body at MaxRequestBytes and sets the headers
-// every response shares.
-func limitBody(next http.Handler) http.Handler {
+// limitBody caps every request body at MaxRequestBytes (a snapshot's at
+// MaxSnapshotBytes), cuts off bodies that stall or take too long, and sets
+// the headers every response shares.
+func (s *server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if r.Method == http.MethodPost && r.URL.Path == "/v1/snapshot" {
-			// A restore's body is a whole state, bounded on its own.
-			r.Body = http.MaxBytesReader(w, r.Body, MaxSnapshotBytes)
+			// A restore's body is a whole state, bounded on its own; it
+			// may take long over a slow link, but may not stall.
+			r.Body = s.timedBody(w, http.MaxBytesReader(w, r.Body, MaxSnapshotBytes), time.Time{})
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -170,9 +180,47 @@ func limitBody(next http.Handler) http.Handler {
 				"request body is larger than 1 MiB", "")
 			return
 		}
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = s.timedBody(w, http.MaxBytesReader(w, r.Body, MaxRequestBytes), time.Now().Add(s.bodyTotal))
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// timedBody sets the connection's read deadline before each read of body:
+// bodyStall from now, but never past end (zero: no end). Once the body is
+// read the deadline is cleared, so that a handler that answers
+// for long after, such as a Mesos subscription's stream, is not cut.
+func (s *server) timedBody(w http.ResponseWriter, body io.ReadCloser, end time.Time) io.ReadCloser {
+	return &deadlineBody{ReadCloser: body, rc: http.NewResponseController(w), stall: s.bodyStall, end: end}
+}
+
+type deadlineBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	stall time.Duration
+	end   time.Time
+	done  bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	if b.done {
+		return b.ReadCloser.Read(p)
+	}
+	d := time.Now().Add(b.stall)
+	if !b.end.IsZero() && b.end.Before(d) {
+		d = b.end
+	}
+	// A writer that cannot set deadlines (a test's recorder) is not a
+	// connection a client can hold open.
+	_ = b.rc.SetReadDeadline(d)
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	// Any other error leaves the deadline as it is: the connection is
+	// done for, and the server's own read of what is left of the body
+	// must not wait on a client that stopped sending.
+	return n, err
 }
