@@ -17,7 +17,7 @@ import (
 
 // fakeFiles writes files (name → content) into dir, creating it: what the
 // kernel would offer in a cgroup directory.
-func fakeFiles(t *testing.T, dir string, files map[string]string) {
+func fakeFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -180,7 +180,7 @@ func TestCgroupV2RefusesRootWithoutNeededControllers(t *testing.T) {
 
 // fakeV1 is a v1 layout: a directory per controller, cpu and cpuacct
 // co-mounted through symlinks as many distributions do.
-func fakeV1(t *testing.T) string {
+func fakeV1(t testing.TB) string {
 	t.Helper()
 	root := t.TempDir()
 	for _, c := range []string{"cpu,cpuacct", "memory", "pids"} {
