@@ -7,9 +7,11 @@ import (
 )
 
 // dashboardFiles is the single-page dashboard: plain HTML, CSS and JS with
-// no build step, served from the binary.
+// no build step, served from the binary. vendor/ holds uPlot, which draws the
+// utilization plot (its version and origin are in vendor/README).
 //
 //go:embed dashboard/index.html dashboard/app.js dashboard/style.css
+//go:embed dashboard/vendor/uPlot.iife.min.js dashboard/vendor/uPlot.min.css dashboard/vendor/uPlot.LICENSE
 var dashboardFiles embed.FS
 
 // dashboardCSP allows only the dashboard's own files, so that text from the

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/clusterd/clusterd/web/api"
@@ -24,8 +25,36 @@ const screenshotEnv = "CLUSTERD_DASHBOARD_SCREENSHOT"
 
 // newBrowser starts a headless chromium with a fresh profile and returns a
 // context for driving one tab, bounded to 90 s. JavaScript exceptions in the
-// page fail the test.
+// page fail the test. The page's confirm() dialogs are accepted.
 func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	ctx, _ := newBrowserDialogs(t)
+	return ctx
+}
+
+// dialogs answers the page's dialogs (every action that changes the
+// cluster asks confirm() first) and keeps their messages. It accepts them,
+// but the next one after declineNext.
+type dialogs struct {
+	mu       sync.Mutex
+	messages []string
+	decline  bool
+}
+
+func (d *dialogs) seen() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.messages...)
+}
+
+func (d *dialogs) declineNext() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.decline = true
+}
+
+// newBrowserDialogs is newBrowser, with the page's dialogs to look at.
+func newBrowserDialogs(t *testing.T) (context.Context, *dialogs) {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("the dashboard test needs a browser at %s: install Debian's chromium (apt-get install -y chromium; scripts/test does this): %v", chromiumPath, err)
@@ -72,16 +101,38 @@ func newBrowser(t *testing.T) context.Context {
 			}
 		}
 	}()
+	// A dialog blocks the page, and the action that opened it, until it is
+	// answered: answer from another goroutine.
+	d := &dialogs{}
+	opened := chromedp.Events(tabCtx, page.JavascriptDialogOpening)
+	dialogsDone := make(chan struct{})
+	go func() {
+		defer close(dialogsDone)
+		for ev, err := range opened {
+			if err != nil {
+				return
+			}
+			d.mu.Lock()
+			d.messages = append(d.messages, ev.Message)
+			accept := !d.decline
+			d.decline = false
+			d.mu.Unlock()
+			if _, err := chromedp.Call(tabCtx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept}); err != nil {
+				return
+			}
+		}
+	}()
 	t.Cleanup(func() {
 		cancelTab()
 		<-done
+		<-dialogsDone
 		mu.Lock()
 		defer mu.Unlock()
 		for _, e := range jsErrors {
 			t.Errorf("dashboard JavaScript error: %s", e)
 		}
 	})
-	return tabCtx
+	return tabCtx, d
 }
 
 // waitText waits until the element's text contains want.
@@ -182,6 +233,10 @@ func TestDashboardRendersClusterState(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open a task: %v", err)
 	}
+	// Newest first, each with the time since the one before.
+	if running := text(ctx, t, `#panel-history tr[data-state="TASK_RUNNING"]`); !strings.Contains(running, "+2s") || !strings.Contains(running, "unit clusterd-web.0.a1.service active") {
+		t.Errorf("the RUNNING status in the history reads %q, want +2s after staging and its message", running)
+	}
 	fb.appendLog("web.0.a1", "stdout", "a line written later\n")
 	if err := chromedp.Do(ctx, waitText("#log", "a line written later")); err != nil {
 		t.Fatalf("the log tail does not follow: %v", err)
@@ -239,7 +294,7 @@ func TestDashboardShowsJobProgressAndScalesAndStartsRuns(t *testing.T) {
 	fb.mu.Unlock()
 	srv := httptest.NewServer(NewHandler(Config{Backend: fb}))
 	t.Cleanup(srv.Close)
-	ctx := newBrowser(t)
+	ctx, dialogs := newBrowserDialogs(t)
 
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), waitText("#jobs-table tbody", "nightly"), waitText("#conn", "live")); err != nil {
 		t.Fatalf("render the dashboard: %v", err)
@@ -295,6 +350,26 @@ func TestDashboardShowsJobProgressAndScalesAndStartsRuns(t *testing.T) {
 	if n := instances(); n != 5 {
 		t.Fatalf("after scaling to 5 the backend has %d instances", n)
 	}
+	asked := dialogs.seen()
+	if len(asked) != 1 || asked[0] != "Scale service web from 3 to 5 instances?" {
+		t.Errorf("scaling asked %q, want one confirmation from 3 to 5", asked)
+	}
+	// A declined confirmation scales nothing.
+	dialogs.declineNext()
+	err = chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#scale-web"), "0"),
+		chromedp.Click(chromedp.CSS("#scale-submit-web")),
+		waitText("#note-web", "Not scaled."),
+	)
+	if err != nil {
+		t.Fatalf("decline a scale: %v", err)
+	}
+	if msg := dialogs.seen()[1]; !strings.Contains(msg, "0 suspends it") {
+		t.Errorf("scaling to 0 asked %q, want it to say the service is suspended", msg)
+	}
+	if n := instances(); n != 5 {
+		t.Fatalf("a declined scale changed the backend to %d instances", n)
+	}
 	// A count the server refuses is shown with the field it names.
 	err = chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.CSS("#scale-web"), "10001"),
@@ -317,6 +392,9 @@ func TestDashboardShowsJobProgressAndScalesAndStartsRuns(t *testing.T) {
 	)
 	if err != nil {
 		t.Fatalf("start a run of nightly: %v", err)
+	}
+	if asked := dialogs.seen(); !strings.HasPrefix(asked[len(asked)-1], "Start a run of nightly now") {
+		t.Errorf("starting a run asked %q", asked[len(asked)-1])
 	}
 	// A start the server refuses (the job was deleted meanwhile) says why.
 	fb.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clusterd/clusterd/web/api"
+	"github.com/clusterd/clusterd/web/mesos"
 )
 
 // fakeBackend is an in-memory Backend. Setting err makes every call that
@@ -37,6 +38,8 @@ type fakeBackend struct {
 	snapshot string
 	restored string
 	forced   bool
+	// operatorCalls are the node calls fakeOperator got: "DRAIN_AGENT n-1".
+	operatorCalls []string
 }
 
 func newFakeBackend() *fakeBackend {
@@ -351,4 +354,71 @@ func sampleCluster(f *fakeBackend) {
 	}
 	f.appendLog("web.0.a1", "stdout", "Serving HTTP on 0.0.0.0 port 31000 ...\n")
 	f.appendLog("web.0.a1", "stderr", "127.0.0.1 - - \"GET / HTTP/1.1\" 200 -\n")
+}
+
+// fakeOperator is the Mesos operator API of a fakeBackend, where the
+// dashboard drains and reactivates nodes: DRAIN_AGENT and REACTIVATE_AGENT
+// change the node's state as the leader does (draining, ready) and are
+// recorded; an unknown node is refused as the leader refuses it. The other
+// Mesos endpoints answer 501.
+type fakeOperator struct{ f *fakeBackend }
+
+func (o fakeOperator) OperatorCall(ctx context.Context, call *mesos.OperatorCall) (*mesos.OperatorResponse, error) {
+	var id, state string
+	switch call.Type {
+	case mesos.OperatorDrainAgent:
+		id, state = call.DrainAgent.AgentID.Value, "draining"
+	case mesos.OperatorReactivateAgent:
+		id, state = call.ReactivateAgent.AgentID.Value, "ready"
+	default:
+		return nil, &MesosError{Status: 501, Message: call.Type + " is not in this fake"}
+	}
+	f := o.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.nodes {
+		if f.nodes[i].ID == id {
+			f.nodes[i].State = state
+			f.operatorCalls = append(f.operatorCalls, call.Type+" "+id)
+			return nil, nil
+		}
+	}
+	return nil, &MesosError{Status: 400, Message: "No agent found with specified ID '" + id + "'"}
+}
+
+func (o fakeOperator) Subscribe(ctx context.Context, call *mesos.Call) (*MesosSubscription, error) {
+	return nil, &MesosError{Status: 501, Message: "not in this fake"}
+}
+
+func (o fakeOperator) SchedulerCall(ctx context.Context, streamID string, call *mesos.Call) error {
+	return &MesosError{Status: 501, Message: "not in this fake"}
+}
+
+func (o fakeOperator) OperatorSubscribe(ctx context.Context) (*OperatorSubscription, error) {
+	return nil, &MesosError{Status: 501, Message: "not in this fake"}
+}
+
+func (o fakeOperator) MasterState(ctx context.Context) (*mesos.MasterState, error) {
+	return nil, &MesosError{Status: 501, Message: "not in this fake"}
+}
+
+func (o fakeOperator) LeaderURL(ctx context.Context) (string, error) {
+	return "", &MesosError{Status: 501, Message: "not in this fake"}
+}
+
+func (f *fakeBackend) operatorCallsSeen() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.operatorCalls)
+}
+
+func (f *fakeBackend) nodeState(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, n := range f.nodes {
+		if n.ID == id {
+			return n.State
+		}
+	}
+	return ""
 }

@@ -145,6 +145,7 @@ func (s *server) handler(cfg Config) http.Handler {
 	mux.Handle("/", dashboardHandler())
 
 	var h http.Handler = mux
+	h = compressDashboard(h)
 	h = s.followLeader(h)
 	h = s.limitBody(h)
 	if cfg.Registerer != nil {

@@ -4,6 +4,7 @@
 
 (function () {
   const PAGE_SIZE = 200;
+  const NODE_PAGE_SIZE = 100;   // nodes per page: 1,000 nodes stay 10 pages of cheap rows
   const REFRESH_GAP_MS = 500;   // at most one refresh per this interval
   const LOG_POLL_MS = 1000;
   const LOG_TAIL_BYTES = 64 * 1024;
@@ -22,6 +23,13 @@
     // scale field, and the outcome of the last action on it. They live
     // here because a job's rows are rebuilt whenever the job changes.
     openJobs: new Set(), scaleDraft: {}, jobNote: {},
+    nodePage: 0, nodeFilter: "",
+    // roles is GET /v1/roles (the leader's allocator); rolesError why it
+    // could not be read.
+    roles: null, rolesError: "",
+    // editing is the job whose spec the editor holds for an update
+    // ({id, version}), null for a new job.
+    editing: null,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -47,9 +55,15 @@
 
   // ---- formatting ----
 
+  // Number formats by fraction digits: toLocaleString builds a new
+  // formatter per call, which costs tens of ms over a page of 1,000 nodes.
+  const numFormats = new Map();
   function fmtNum(n, digits) {
     if (n === undefined || n === null || isNaN(n)) return "–";
-    return Number(n).toLocaleString(undefined, { maximumFractionDigits: digits === undefined ? 2 : digits });
+    const d = digits === undefined ? 2 : digits;
+    let f = numFormats.get(d);
+    if (!f) { f = new Intl.NumberFormat(undefined, { maximumFractionDigits: d }); numFormats.set(d, f); }
+    return f.format(Number(n));
   }
   function fmtCPU(n) { return fmtNum(n, 2); }
   function fmtMem(mib) {
@@ -182,14 +196,22 @@
     constructor(status, message, field) { super(message); this.status = status; this.field = field || ""; }
   }
 
+  // PROXY asks a follower to pass the request to the leader (web/proxy.go):
+  // a browser cannot follow a 307 to another origin, so without it the
+  // dashboard of a follower would stop at the first redirect.
+  const PROXY = { "X-Clusterd-Proxy": "1" };
+
   async function api(path, opts) {
-    const resp = await fetch(path, Object.assign({ headers: { "Accept": "application/json" } }, opts || {}));
+    opts = Object.assign({}, opts || {});
+    opts.headers = Object.assign({ "Accept": "application/json" }, PROXY, opts.headers || {});
+    const resp = await fetch(path, opts);
     if (resp.status === 204 || resp.status === 202) return null;
     let body = null;
     const text = await resp.text();
     try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
     if (!resp.ok) {
-      const msg = body && body.error ? body.error : (resp.status + " " + resp.statusText + (text ? ": " + text : ""));
+      // The /v1 API answers JSON; the Mesos operator API (drain) plain text.
+      const msg = body && body.error ? body.error : (text.trim() || resp.status + " " + resp.statusText);
       throw new APIError(resp.status, msg, body && body.field);
     }
     return body;
@@ -235,6 +257,10 @@
       state.status = status; state.nodes = nodes || []; state.jobs = jobs || []; state.tasks = tasks || [];
       showBanner("");
       render();
+      refreshUtil();
+      refreshRoles();
+      // An open task panel follows the task (a kill shows as KILLED).
+      if (openTaskID) loadTask();
     } catch (e) {
       showBanner("Cannot read the cluster state: " + e.message);
     } finally {
@@ -247,8 +273,75 @@
     renderHeader();
     renderOverview();
     renderJobs();
+    renderDag();
     renderNodes();
     renderTasks();
+  }
+
+  // ---- utilization over the last hour (the leader's samples, uPlot) ----
+
+  // The leader samples every interval_seconds and no event announces a
+  // sample, so the history is read again only once a new one is due.
+  let util = null, utilNextDue = 0, utilPlot = null, utilLoading = false;
+
+  async function refreshUtil() {
+    if (utilLoading || Date.now() < utilNextDue) return;
+    utilLoading = true;
+    try {
+      util = await api("/v1/utilization");
+      const iv = (util && util.interval_seconds ? util.interval_seconds : 10) * 1000;
+      const samples = (util && util.samples) || [];
+      const last = samples.length ? Date.parse(samples[samples.length - 1].time) : Date.now();
+      utilNextDue = Math.max(Date.now() + 1000, last + iv + 500);
+      renderUtil();
+    } catch (e) {
+      utilNextDue = Date.now() + 10000;
+      $("ov-util-note").textContent = "No utilization history: " + e.message;
+    } finally {
+      utilLoading = false;
+    }
+  }
+
+  // utilData is uPlot's columns: time (s) and percentages of capacity.
+  function utilData(samples) {
+    const cols = [[], [], [], [], []];
+    for (const x of samples) {
+      const cap = x.capacity || {}, a = x.allocated || {}, u = x.used || {};
+      cols[0].push(Date.parse(x.time) / 1000);
+      cols[1].push(pct(a.cpus, cap.cpus));
+      cols[2].push(pct(u.cpus, cap.cpus));
+      cols[3].push(pct(a.mem, cap.mem));
+      cols[4].push(pct(u.mem, cap.mem));
+    }
+    return cols;
+  }
+
+  function renderUtil() {
+    const box = $("ov-util"), samples = (util && util.samples) || [];
+    $("ov-util-note").textContent = samples.length
+      ? plural(samples.length, "sample") + ", every " + secs(util.interval_seconds || 10) + ", % of capacity"
+      : "No samples yet: the leader takes one every " + secs((util && util.interval_seconds) || 10) + ".";
+    if (typeof uPlot === "undefined") { $("ov-util-note").textContent = "The plot library did not load."; return; }
+    const data = utilData(samples);
+    if (utilPlot) { utilPlot.setData(data); return; }
+    const width = Math.max(240, box.clientWidth || 480);
+    utilPlot = new uPlot({
+      width: width, height: 160,
+      scales: { y: { range: [0, 100] } },
+      axes: [{}, { values: (u, vals) => vals.map((v) => v + "%") }],
+      series: [{},
+        { label: "CPU allocated", stroke: "#2f6feb", width: 2 },
+        { label: "CPU used", stroke: "#2f6feb", dash: [4, 4] },
+        { label: "memory allocated", stroke: "#b35c00", width: 2 },
+        { label: "memory used", stroke: "#b35c00", dash: [4, 4] }],
+    }, data, box);
+    // Follow the card's width; uPlot sizes its canvas only when told.
+    if (typeof ResizeObserver !== "undefined") {
+      new ResizeObserver(() => {
+        const w = Math.max(240, box.clientWidth);
+        if (utilPlot && Math.abs(w - utilPlot.width) > 4) utilPlot.setSize({ width: w, height: 160 });
+      }).observe(box);
+    }
   }
 
   function renderHeader() {
@@ -290,6 +383,12 @@
     const jc = Object.keys(byState).sort().map((k) => chip(k || "?", byState[k]));
     if (pending) jc.push(chip("pending placement", pending, "warn"));
     $("ov-jobs").replaceChildren(...(jc.length ? jc : [el("span", { class: "muted", text: "no jobs" })]));
+
+    // The voters by name, the leader marked; ids the node list lacks as they are.
+    const names = new Map(state.nodes.map((n) => [n.id, n.name || n.id]));
+    const voters = (s.voters || []).map((id) => el("span", { class: "chip" + (id === s.leader ? " leader" : ""), dataset: { voter: id } },
+      names.get(id) || id, id === s.leader ? el("b", { text: " leader" }) : null));
+    $("ov-voters").replaceChildren(...(voters.length ? voters : [el("span", { class: "muted", text: "none known" })]));
   }
 
   // jobRowCache keeps each job's rows with a signature of what they show:
@@ -453,6 +552,8 @@
       control = el("div", { class: "job-action" },
         el("button", { type: "button", class: "primary small", id: "start-" + j.id, text: "Start a run now", onclick: () => startRun(j.id) }));
     }
+    control.append(el("button", { type: "button", class: "small", id: "edit-" + j.id, text: "Edit spec",
+      "aria-label": "Edit the spec of job " + j.id, onclick: () => editJob(j.id) }));
     const recent = j.type === "service" ? deploymentsTable(j.deployments || []) : runsTable(j.runs || []);
     return el("tr", { class: "job-detail", dataset: { detail: j.id } },
       el("td", { colspan: JOB_COLS },
@@ -501,26 +602,252 @@
           hosts.length ? el("span", { class: "chips" }, hosts) : null)));
   }
 
+  // ---- nodes: capacity, allocation and use; paged; drain ----
+
+  function filteredNodes() {
+    const q = state.nodeFilter.trim().toLowerCase();
+    const out = !q ? state.nodes.slice() : state.nodes.filter((n) =>
+      [n.name, n.id, n.address, n.state, n.isolator].some((v) => (v || "").toLowerCase().includes(q)) ||
+      Object.entries(n.attributes || {}).some(([k, v]) => (k + "=" + v).toLowerCase().includes(q)));
+    out.sort((a, b) => ((a.name || a.id) < (b.name || b.id) ? -1 : (a.name || a.id) > (b.name || b.id) ? 1 : 0));
+    return out;
+  }
+
+  // capacityCell shows one resource of a node: a bar of the total with
+  // what is allocated (light) and what tasks actually use (dark) on it.
+  function capacityCell(alloc, used, total, fmt, unit) {
+    const fill = el("div", { class: "fill" }), use = el("div", { class: "used" });
+    const pa = pct(alloc, total);
+    fill.style.width = pa.toFixed(1) + "%";
+    if (pa >= 90) fill.classList.add("hot");
+    const hasUse = used !== undefined && used !== null;
+    if (hasUse) use.style.width = pct(used, total).toFixed(1) + "%";
+    const title = "allocated " + fmt(alloc || 0) + unit + " of " + fmt(total) + unit + " (" + fmtNum(pa, 0) + "%)" +
+      (hasUse ? ", used " + fmt(used) + unit + " (" + fmtNum(pct(used, total), 0) + "%)" : ", use not reported");
+    return el("div", { class: "alloc", title: title },
+      el("div", { class: "bar cap" }, fill, hasUse ? use : null),
+      el("span", { text: fmt(alloc || 0) + " / " + fmt(total) }),
+      el("span", { class: "muted used-text", text: hasUse ? "used " + fmt(used) : "" }));
+  }
+
   function renderNodes() {
     const tb = $("nodes-table").tBodies[0];
     $("nodes-count").textContent = state.nodes.length ? String(state.nodes.length) : "";
-    if (!state.nodes.length) { tb.replaceChildren(emptyRow(9, "No nodes registered.")); return; }
-    tb.replaceChildren(...state.nodes.map((n) => {
-      const t = n.total || {}, a = n.allocated || {};
+    const nodes = filteredNodes();
+    const pages = Math.max(1, Math.ceil(nodes.length / NODE_PAGE_SIZE));
+    state.nodePage = Math.min(state.nodePage, pages - 1);
+    const start = state.nodePage * NODE_PAGE_SIZE;
+    const shown = nodes.slice(start, start + NODE_PAGE_SIZE);
+    $("node-page-info").textContent = nodes.length
+      ? fmtNum(start + 1, 0) + "–" + fmtNum(start + shown.length, 0) + " of " + fmtNum(nodes.length, 0) +
+        (nodes.length !== state.nodes.length ? " (of " + fmtNum(state.nodes.length, 0) + ")" : "")
+      : "0 of " + fmtNum(state.nodes.length, 0);
+    $("node-prev").disabled = state.nodePage === 0;
+    $("node-next").disabled = state.nodePage >= pages - 1;
+    if (!shown.length) {
+      tb.replaceChildren(emptyRow(9, state.nodes.length ? "No node matches the filter." : "No nodes registered."));
+      return;
+    }
+    const frag = document.createDocumentFragment();
+    for (const n of shown) {
+      const t = n.total || {}, a = n.allocated || {}, u = n.used || null;
       const attrs = Object.entries(n.attributes || {}).sort().map(([k, v]) =>
         el("span", { class: "attr" }, el("span", { class: "muted", text: k + "=" }), v));
-      const used = n.used ? fmtCPU(n.used.cpus) + " cpu · " + fmtMem(n.used.mem) : "–";
-      return el("tr", {},
+      const actions = [];
+      // ready and inactive nodes can be drained; draining and inactive
+      // ones put back in service. Down and left nodes are not reachable.
+      if (n.state === "ready" || n.state === "inactive") {
+        actions.push(el("button", { type: "button", class: "small danger", text: "Drain", "aria-label": "Drain node " + (n.name || n.id),
+          onclick: () => drainNode(n) }));
+      }
+      if (n.state === "draining" || n.state === "inactive") {
+        actions.push(el("button", { type: "button", class: "small", text: "Reactivate", "aria-label": "Reactivate node " + (n.name || n.id),
+          onclick: () => reactivateNode(n) }));
+      }
+      frag.append(el("tr", { dataset: { node: n.id } },
         el("td", { class: "strong nowrap" }, n.name || n.id, n.leader ? el("span", { class: "badge", text: "leader" }) : null),
         el("td", { class: "mono", text: n.address }),
         el("td", {}, el("span", { class: "ns ns-" + n.state, text: n.state })),
         el("td", { text: n.isolator }),
-        el("td", {}, el("div", { class: "alloc" }, bar(a.cpus, t.cpus), el("span", { text: fmtCPU(a.cpus) + " / " + fmtCPU(t.cpus) }))),
-        el("td", {}, el("div", { class: "alloc" }, bar(a.mem, t.mem), el("span", { text: fmtMem(a.mem) + " / " + fmtMem(t.mem) }))),
-        el("td", { text: used }),
+        el("td", {}, capacityCell(a.cpus, u ? u.cpus : null, t.cpus, fmtCPU, " cores")),
+        el("td", {}, capacityCell(a.mem, u ? u.mem : null, t.mem, fmtMem, "")),
         el("td", { class: "num", text: String(n.tasks || 0) }),
-        el("td", { class: "attrs" }, attrs));
+        el("td", { class: "attrs" }, attrs),
+        el("td", { class: "actions" }, actions)));
+    }
+    tb.replaceChildren(frag);
+  }
+
+  // ---- frameworks and roles (the leader's allocator) ----
+
+  function resText(r) {
+    if (!r) return "–";
+    const parts = [];
+    if (r.cpus) parts.push(fmtCPU(r.cpus) + " cpu");
+    if (r.mem) parts.push(fmtMem(r.mem));
+    if (r.gpus) parts.push(r.gpus + " gpu");
+    if (r.disk) parts.push(fmtMem(r.disk) + " disk");
+    return parts.length ? parts.join(", ") : "–";
+  }
+  // shareCell draws a dominant share (0..1) as a bar and a percentage.
+  function shareCell(share) {
+    const p = 100 * (share || 0);
+    return el("div", { class: "alloc share" }, bar(p, 100), el("span", { text: fmtNum(p, 1) + "%" }));
+  }
+
+  let rolesLoading = false;
+  async function refreshRoles() {
+    if (rolesLoading) return;
+    rolesLoading = true;
+    try {
+      state.roles = (await api("/v1/roles")) || [];
+      state.rolesError = "";
+    } catch (e) {
+      state.rolesError = e.message;
+    } finally {
+      rolesLoading = false;
+    }
+    renderRoles();
+  }
+
+  function renderRoles() {
+    const roles = state.roles || [];
+    $("roles-note").textContent = state.rolesError ? "Cannot read the roles: " + state.rolesError :
+      "shares are weighted (share ÷ weight); the lowest is offered first";
+    $("roles-note").classList.toggle("bad", !!state.rolesError);
+    const rt = $("roles-table").tBodies[0], ft = $("frameworks-table").tBodies[0];
+    if (!roles.length) {
+      rt.replaceChildren(emptyRow(8, state.roles ? "No roles yet: they appear when a framework registers." : "Loading…"));
+      ft.replaceChildren(emptyRow(8, "No frameworks."));
+      return;
+    }
+    rt.replaceChildren(...roles.map((r) => el("tr", { dataset: { role: r.name } },
+      el("td", { class: "strong mono", text: r.name }),
+      el("td", { class: "num", text: fmtNum(r.weight, 2) }),
+      el("td", { text: r.quota ? resText(r.quota) : "none" }),
+      el("td", {}, shareCell(r.dominant_share)),
+      el("td", { text: resText(r.allocated) }),
+      el("td", { text: resText(r.offered) }),
+      el("td", { text: resText(r.reserved) }),
+      el("td", { class: "num", text: String((r.frameworks || []).length) }))));
+    const fws = [];
+    for (const r of roles) for (const f of r.frameworks || []) fws.push([r, f]);
+    ft.replaceChildren(...(fws.length ? fws.map(([r, f]) => el("tr", { dataset: { framework: f.id } },
+      el("td", { title: f.id }, el("span", { class: "strong", text: f.name || f.id }), el("div", { class: "sub mono muted", text: f.id })),
+      el("td", { class: "mono", text: r.name }),
+      el("td", {}, el("span", { class: "ns ns-" + (f.connected ? "ready" : "down"), text: f.connected ? "connected" : "disconnected" })),
+      el("td", {}, shareCell(f.dominant_share)),
+      el("td", { class: "num", text: String(f.tasks || 0) }),
+      el("td", { class: "num", text: String(f.offers || 0) }),
+      el("td", { text: resText(f.offered) }),
+      el("td", { text: resText(f.allocated) }))) : [emptyRow(8, "No frameworks.")]));
+  }
+
+  // ---- the DAG of dependent jobs: layered SVG, built with the DOM ----
+
+  const SVGNS = "http://www.w3.org/2000/svg";
+  const DAG = { w: 170, h: 40, gapX: 56, gapY: 14, pad: 10 };
+
+  function svg(tag, attrs, ...children) {
+    const e = document.createElementNS(SVGNS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null) continue;
+      if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, String(v));
+    }
+    for (const c of children.flat()) if (c) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return e;
+  }
+
+  // dagLayout places the jobs that have parents or children in layers by
+  // their longest path from a root (a job's layer is one more than its
+  // deepest parent), orders each layer by the mean position of its parents
+  // (fewer crossings), and returns the boxes and edges. Parents that are
+  // not jobs (deleted, or misspelt) are drawn as missing.
+  function dagLayout(jobs) {
+    const byID = new Map(jobs.map((j) => [j.id, j]));
+    const edges = [], ids = new Set();
+    for (const j of jobs) for (const p of j.parents || []) { edges.push([p, j.id]); ids.add(p); ids.add(j.id); }
+    if (!edges.length) return null;
+    const level = new Map(), visiting = new Set();
+    const levelOf = (id) => {
+      if (level.has(id)) return level.get(id);
+      if (visiting.has(id)) return 0; // a cycle (the server refuses them): cut it
+      visiting.add(id);
+      let l = 0;
+      for (const p of (byID.get(id) || {}).parents || []) l = Math.max(l, levelOf(p) + 1);
+      visiting.delete(id);
+      level.set(id, l);
+      return l;
+    };
+    const layers = [];
+    for (const id of Array.from(ids).sort()) {
+      const l = levelOf(id);
+      (layers[l] = layers[l] || []).push(id);
+    }
+    const pos = new Map();
+    layers.forEach((layer) => layer.forEach((id, i) => pos.set(id, i)));
+    for (let l = 1; l < layers.length; l++) {
+      const mean = (id) => {
+        const ps = ((byID.get(id) || {}).parents || []).filter((p) => pos.has(p));
+        return ps.length ? ps.reduce((s, p) => s + pos.get(p), 0) / ps.length : pos.get(id);
+      };
+      const m = new Map(layers[l].map((id) => [id, mean(id)]));
+      layers[l].sort((a, b) => m.get(a) - m.get(b) || (a < b ? -1 : 1));
+      layers[l].forEach((id, i) => pos.set(id, i));
+    }
+    const rows = Math.max(...layers.map((l) => l.length));
+    const boxes = new Map();
+    layers.forEach((layer, l) => layer.forEach((id, i) => {
+      // Center short layers against the tallest.
+      const off = (rows - layer.length) * (DAG.h + DAG.gapY) / 2;
+      boxes.set(id, { id: id, job: byID.get(id) || null, x: DAG.pad + l * (DAG.w + DAG.gapX), y: DAG.pad + off + i * (DAG.h + DAG.gapY) });
     }));
+    return {
+      boxes: Array.from(boxes.values()), edges: edges.map(([p, c]) => ({ from: boxes.get(p), to: boxes.get(c) })),
+      width: 2 * DAG.pad + layers.length * DAG.w + (layers.length - 1) * DAG.gapX,
+      height: 2 * DAG.pad + rows * DAG.h + (rows - 1) * DAG.gapY,
+    };
+  }
+
+  let dagSig = "";
+  function renderDag() {
+    const withDeps = state.jobs.filter((j) => j.parents && j.parents.length);
+    const sig = JSON.stringify(state.jobs.filter((j) => withDeps.includes(j) || withDeps.some((c) => c.parents.includes(j.id)))
+      .map((j) => [j.id, j.parents || [], j.state, (latestRun(j) || {}).state || ""]));
+    if (sig === dagSig) return;
+    dagSig = sig;
+    const g = dagLayout(state.jobs);
+    $("dag-wrap").hidden = !g;
+    if (!g) { $("jobs-dag").replaceChildren(); return; }
+    const defs = svg("defs", {}, svg("marker", { id: "dag-arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" },
+      svg("path", { d: "M0,0 L10,5 L0,10 z", class: "dag-arrowhead" })));
+    const edges = g.edges.map((e) => {
+      const x1 = e.from.x + DAG.w, y1 = e.from.y + DAG.h / 2, x2 = e.to.x, y2 = e.to.y + DAG.h / 2, dx = (x2 - x1) / 2;
+      const parentRun = e.from.job ? (latestRun(e.from.job) || {}).state : "";
+      return svg("path", { class: "dag-edge" + (parentRun === "succeeded" ? " done" : ""), "data-from": e.from.id, "data-to": e.to.id,
+        d: "M" + x1 + "," + y1 + " C" + (x1 + dx) + "," + y1 + " " + (x2 - dx) + "," + y2 + " " + x2 + "," + y2, "marker-end": "url(#dag-arrow)" },
+      svg("title", {}, e.from.id + " → " + e.to.id + (parentRun ? " (parent's latest run " + parentRun + ")" : "")));
+    });
+    const nodes = g.boxes.map((b) => {
+      const j = b.job, st = j ? j.state || "" : "missing";
+      const label = b.id.length > 22 ? b.id.slice(0, 21) + "…" : b.id;
+      const open = () => { if (j) { openJob(b.id); scrollToJob(b.id); } };
+      return svg("g", { class: "dag-node js-" + st + (j ? "" : " missing"), "data-job": b.id, transform: "translate(" + b.x + "," + b.y + ")",
+        tabindex: j ? 0 : null, role: j ? "button" : null, "aria-label": j ? "Open job " + b.id + " (" + st + ")" : null,
+        onclick: open, onkeydown: (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); open(); } } },
+      svg("title", {}, j ? b.id + ": " + st : b.id + ": no such job (a parent that was deleted?)"),
+      svg("rect", { width: DAG.w, height: DAG.h, rx: 6 }),
+      svg("text", { x: 10, y: 16, class: "dag-id" }, label),
+      svg("text", { x: 10, y: 31, class: "dag-state" }, j ? st + (latestRun(j) ? " · run " + latestRun(j).number + " " + latestRun(j).state : "") : "missing"));
+    });
+    $("jobs-dag").replaceChildren(svg("svg", { width: g.width, height: g.height, viewBox: "0 0 " + g.width + " " + g.height, role: "img" },
+      defs, svg("g", { class: "dag-edges" }, edges), svg("g", { class: "dag-nodes" }, nodes)));
+  }
+
+  function scrollToJob(id) {
+    const tr = document.querySelector('#jobs-table tr[data-job="' + CSS.escape(id) + '"]');
+    if (tr) tr.scrollIntoView({ block: "nearest" });
   }
 
   // ---- tasks: filtered, sorted, paged ----
@@ -601,6 +928,12 @@
       setNote(id, "Give the number of instances: a whole number, 0 or more (0 suspends the service).", true);
       return;
     }
+    const cur = (state.jobs.find((j) => j.id === id) || {}).instances;
+    if (!confirm("Scale service " + id + (cur !== undefined ? " from " + cur : "") + " to " + plural(n, "instance") + "?" +
+      (n === 0 ? " 0 suspends it: every task is killed." : ""))) {
+      setNote(id, "Not scaled.");
+      return;
+    }
     const btn = document.getElementById("scale-submit-" + id);
     if (btn) btn.disabled = true;
     try {
@@ -622,6 +955,7 @@
   }
 
   async function startRun(id) {
+    if (!confirm("Start a run of " + id + " now, whatever its schedule or parents?")) return;
     try {
       const job = await api("/v1/jobs/" + encodeURIComponent(id) + "/runs", { method: "POST" });
       const r = latestRun(job);
@@ -635,6 +969,33 @@
     scheduleRefresh();
   }
 
+  // operatorCall sends a Mesos v1 operator call (POST /api/v1): node
+  // drain and reactivation live there, as in Mesos, and the CLI uses it too.
+  function operatorCall(call) {
+    return api("/api/v1", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(call) });
+  }
+
+  async function drainNode(n) {
+    const name = n.name || n.id;
+    if (!confirm("Drain node " + name + "? No new tasks will be placed on it, and its " + plural(n.tasks || 0, "task") +
+      " will be killed (their frameworks place them elsewhere). Reactivate it to undo.")) return;
+    try {
+      await operatorCall({ type: "DRAIN_AGENT", drain_agent: { agent_id: { value: n.id } } });
+      toast("Node " + name + " is draining");
+    } catch (e) { toast("Drain " + name + ": " + e.message, true); }
+    scheduleRefresh();
+  }
+
+  async function reactivateNode(n) {
+    const name = n.name || n.id;
+    if (!confirm("Put node " + name + " back in service? New tasks may be placed on it again.")) return;
+    try {
+      await operatorCall({ type: "REACTIVATE_AGENT", reactivate_agent: { agent_id: { value: n.id } } });
+      toast("Node " + name + " is back in service");
+    } catch (e) { toast("Reactivate " + name + ": " + e.message, true); }
+    scheduleRefresh();
+  }
+
   async function killTask(id) {
     if (!confirm("Kill task " + id + "?")) return;
     try { await api("/v1/tasks/" + encodeURIComponent(id) + "/kill", { method: "POST" }); toast("Kill requested for " + id); }
@@ -642,27 +1003,243 @@
     scheduleRefresh();
   }
 
+  // ---- the job editor: submit a new job or update one ----
+
+  // checkJSON finds the first syntax error in s and where it is, or returns
+  // null. The browser's JSON.parse messages do not always give a position,
+  // so the dashboard scans the text itself.
+  function checkJSON(s) {
+    let i = 0, depth = 0;
+    const fail = (msg) => { throw { pos: Math.min(i, s.length), msg: msg }; };
+    const show = (c) => c === undefined ? "end of text" : c === "\n" ? "line break" : JSON.stringify(c);
+    const ws = () => { while (i < s.length && (s[i] === " " || s[i] === "\t" || s[i] === "\n" || s[i] === "\r")) i++; };
+    const NUM = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+    function value() {
+      ws();
+      const c = s[i];
+      if (c === "{") return container("}");
+      if (c === "[") return container("]");
+      if (c === '"') return string();
+      if (c === "-" || (c >= "0" && c <= "9")) {
+        NUM.lastIndex = i;
+        const m = NUM.exec(s);
+        if (!m) fail("malformed number");
+        i += m[0].length;
+        return;
+      }
+      for (const w of ["true", "false", "null"]) if (s.startsWith(w, i)) { i += w.length; return; }
+      if (c === "'") fail("strings and field names take double quotes, not single");
+      fail(c === undefined ? "the text ends where a value should be" : "unexpected " + show(c) + ": expected a value (a string, number, object, array, true, false or null)");
+    }
+    function container(close) {
+      if (++depth > 200) fail("nested too deeply");
+      i++;
+      ws();
+      if (s[i] === close) { i++; depth--; return; }
+      for (;;) {
+        ws();
+        if (close === "}") {
+          if (s[i] !== '"') fail(s[i] === "}" ? "a comma before } has no field after it" : "expected a field name in double quotes, found " + show(s[i]));
+          string();
+          ws();
+          if (s[i] !== ":") fail("expected ':' after the field name, found " + show(s[i]));
+          i++;
+        } else if (s[i] === "]") {
+          fail("a comma before ] has no value after it");
+        }
+        value();
+        ws();
+        if (s[i] === ",") { i++; continue; }
+        if (s[i] === close) { i++; depth--; return; }
+        fail(s[i] === undefined ? "the text ends before the closing " + close : "expected ',' or '" + close + "', found " + show(s[i]) + (s[i] === '"' ? " (a comma is missing?)" : ""));
+      }
+    }
+    function string() {
+      i++;
+      while (i < s.length) {
+        const c = s[i];
+        if (c === '"') { i++; return; }
+        if (c === "\\") {
+          const e = s[i + 1];
+          if (e !== undefined && '"\\/bfnrt'.includes(e)) { i += 2; continue; }
+          if (e === "u" && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) { i += 6; continue; }
+          fail("invalid escape \\" + (e || "") + " in a string");
+        }
+        if (c < " ") fail(c === "\n" ? "the string is not closed before the end of the line" : "a control character in a string: escape it");
+        i++;
+      }
+      fail("the string is not closed");
+    }
+    try {
+      value();
+      ws();
+      if (i < s.length) fail("unexpected " + show(s[i]) + " after the end of the job object");
+      return null;
+    } catch (e) {
+      if (e && typeof e.pos === "number") return Object.assign(e, lineCol(s, e.pos));
+      throw e;
+    }
+  }
+
+  function lineCol(s, pos) {
+    const before = s.slice(0, pos);
+    const nl = before.lastIndexOf("\n");
+    return { line: before.split("\n").length, col: pos - nl };
+  }
+
+  // fieldPos finds where the field an error names ("health_checks[0].path")
+  // is in the text: each name in turn, after the previous one. -1 if not.
+  function fieldPos(text, field) {
+    let at = 0, found = -1;
+    for (const part of field.split(".")) {
+      const name = part.replace(/\[\d+\]$/, "");
+      if (!name) continue;
+      const re = new RegExp('"' + name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + '"\\s*:', "g");
+      re.lastIndex = at;
+      const m = re.exec(text);
+      if (!m) return found;
+      found = m.index;
+      at = m.index + m[0].length;
+    }
+    return found;
+  }
+
+  // The gutter numbers the editor's lines and marks the one with an error.
+  let gutterLines = 0, gutterMark = 0;
+  function renderGutter(mark) {
+    const ta = $("run-spec");
+    const lines = ta.value.split("\n").length;
+    mark = mark || 0;
+    if (lines === gutterLines && mark === gutterMark) return;
+    gutterLines = lines; gutterMark = mark;
+    const parts = [];
+    let plain = "";
+    for (let n = 1; n <= lines; n++) {
+      if (n === mark) {
+        if (plain) parts.push(plain);
+        parts.push(el("span", { class: "err", title: "the error is on this line", text: String(n) }), "\n");
+        plain = "";
+      } else plain += n + "\n";
+    }
+    if (plain) parts.push(plain);
+    $("run-gutter").replaceChildren(...parts);
+    $("run-gutter").scrollTop = ta.scrollTop;
+  }
+
+  // showEditorError shows an error inline under the editor, marks its line
+  // in the gutter and selects where it is; field is the server's.
+  function showEditorError(kind, message, pos, field) {
+    const out = $("run-result"), ta = $("run-spec");
+    out.replaceChildren();
+    out.className = "run-result bad";
+    out.dataset.kind = kind;
+    ta.classList.add("invalid");
+    let loc = null;
+    if (pos >= 0) loc = lineCol(ta.value, pos);
+    if (kind === "syntax") out.append(el("span", { class: "kind", text: "JSON syntax error" }), " ");
+    if (field) out.append(el("span", { class: "field", text: field }), " ");
+    if (loc) out.append(el("span", { class: "loc", text: "line " + loc.line + (kind === "syntax" ? ", column " + loc.col : "") }), " ");
+    out.append(el("span", { class: "msg", text: message }));
+    renderGutter(loc ? loc.line : 0);
+    if (loc) {
+      // Select the spot (a field's name, or the character the parser
+      // stopped at) so the user sees it at once.
+      const end = kind === "field" ? pos + field.split(".").pop().replace(/\[\d+\]$/, "").length + 2 : pos + 1;
+      ta.setSelectionRange(pos, Math.min(end, ta.value.length));
+    }
+  }
+
+  function clearEditorError() {
+    const out = $("run-result");
+    out.replaceChildren();
+    out.className = "run-result";
+    delete out.dataset.kind;
+    $("run-spec").classList.remove("invalid");
+    renderGutter(0);
+  }
+
+  // checkEditor runs as the user types: a syntax error shows as soon as
+  // typing pauses, and goes once it is fixed.
+  let editorTimer = 0;
+  function checkEditorSoon() {
+    clearTimeout(editorTimer);
+    renderGutter(gutterMark);
+    editorTimer = setTimeout(() => {
+      const err = checkJSON($("run-spec").value);
+      const shown = $("run-result").dataset.kind;
+      if (err) showEditorError("syntax", err.msg, err.pos);
+      else if (shown === "syntax") clearEditorError();
+    }, 300);
+  }
+
+  function setEditing(job) {
+    state.editing = job ? { id: job.id, version: job.version } : null;
+    $("run-title").textContent = job ? "Update job " + job.id : "Run job";
+    $("run-submit").textContent = job ? "Update" : "Submit";
+    $("run-new").hidden = !job;
+  }
+
+  // STATUS_FIELDS are what GET /v1/jobs/{id} adds to the submitted spec;
+  // the spec is the rest (POST /v1/jobs refuses unknown fields).
+  const STATUS_FIELDS = ["version", "state", "created_at", "updated_at", "tasks", "pending", "deployment", "deployments", "runs", "next_run"];
+
+  async function editJob(id) {
+    let job;
+    try { job = await api("/v1/jobs/" + encodeURIComponent(id)); }
+    catch (e) { setNote(id, "Read the spec of " + id + ": " + e.message, true); return; }
+    const spec = Object.assign({}, job);
+    for (const k of STATUS_FIELDS) delete spec[k];
+    const ta = $("run-spec");
+    ta.value = JSON.stringify(spec, null, 2);
+    setEditing(job);
+    clearEditorError();
+    $("run-result").textContent = "Editing version " + job.version + " of " + id + ". Update submits it as a new version.";
+    ta.scrollTop = 0;
+    ta.focus();
+    ta.setSelectionRange(0, 0);
+    ta.closest(".card").scrollIntoView({ block: "nearest" });
+  }
+
   async function submitJob(ev) {
     ev.preventDefault();
     const out = $("run-result"), ta = $("run-spec"), btn = $("run-submit");
-    out.replaceChildren();
-    out.className = "run-result";
-    ta.classList.remove("invalid");
+    const syntax = checkJSON(ta.value);
+    if (syntax) {
+      showEditorError("syntax", syntax.msg, syntax.pos);
+      ta.focus();
+      return;
+    }
+    const spec = JSON.parse(ta.value);
+    if (spec === null || typeof spec !== "object" || Array.isArray(spec)) {
+      showEditorError("syntax", "a job spec is one JSON object: {\"id\": …, \"type\": …}", 0);
+      return;
+    }
+    const id = typeof spec.id === "string" ? spec.id : "";
+    const existing = id ? state.jobs.find((j) => j.id === id) : null;
+    const question = existing
+      ? "Update job " + id + " (now version " + existing.version + ")? " + (existing.type === "service"
+        ? "Its tasks are replaced by a rolling update to the new spec."
+        : "Its next runs use the new spec.")
+      : "Submit " + (id ? "new job " + id : "this job") + "?";
+    if (!confirm(question)) {
+      clearEditorError();
+      out.textContent = "Not submitted.";
+      return;
+    }
+    clearEditorError();
     btn.disabled = true;
     try {
       const job = await api("/v1/jobs", { method: "POST", headers: { "Content-Type": "application/json" }, body: ta.value });
       out.classList.add("ok");
-      out.textContent = "Submitted job " + job.id + " (version " + job.version + ").";
+      out.textContent = existing
+        ? "Updated job " + job.id + " to version " + job.version + "."
+        : "Submitted job " + job.id + " (version " + job.version + ").";
+      if (state.editing) setEditing(job);
       scheduleRefresh();
     } catch (e) {
-      out.classList.add("bad");
-      ta.classList.add("invalid");
       let msg = e.message;
-      if (e.field) {
-        out.append(el("span", { class: "field", text: e.field }), " ");
-        if (msg.startsWith(e.field + ": ")) msg = msg.slice(e.field.length + 2);
-      }
-      out.append(el("span", { class: "msg", text: msg }));
+      if (e.field && msg.startsWith(e.field + ": ")) msg = msg.slice(e.field.length + 2);
+      showEditorError("field", msg, e.field ? fieldPos(ta.value, e.field) : -1, e.field);
     } finally {
       btn.disabled = false;
     }
@@ -718,12 +1295,14 @@
     if (t.used) facts.splice(1, 0, ["used", fmtCPU(t.used.cpus) + " cpu, " + fmtMem(t.used.mem) + (t.used.mem_peak ? " (peak " + fmtMem(t.used.mem_peak) + ")" : "")]);
     $("panel-facts").replaceChildren(...facts.map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", {}, v))));
     $("panel-kill").hidden = TERMINAL.has(t.state);
-    const hist = (t.history || []).slice().reverse();
-    $("panel-history").tBodies[0].replaceChildren(...(hist.length ? hist.map((h) => el("tr", {},
+    // Newest first; "after" is the time since the status before it.
+    const hist = (t.history || []).map((h, i, all) => [h, i ? took(all[i - 1].time, h.time) : ""]).reverse();
+    $("panel-history").tBodies[0].replaceChildren(...(hist.length ? hist.map(([h, after]) => el("tr", { dataset: { state: h.state } },
       el("td", { class: "nowrap", title: absTime(h.time), text: shortTime(h.time) }),
-      el("td", {}, stateBadge(h.state)),
+      el("td", {}, stateBadge(h.state), h.healthy === undefined || h.healthy === null ? null : [" ", healthBadge(h.healthy)]),
+      el("td", { class: "num muted", text: after ? "+" + after : "" }),
       el("td", { class: "num", text: h.exit_code === undefined || h.exit_code === null ? "" : String(h.exit_code) }),
-      el("td", { text: h.message || "" }))) : [emptyRow(4, "No status updates recorded.")]));
+      el("td", { text: [h.message, h.reason ? "(" + h.reason + ")" : ""].filter(Boolean).join(" ") }))) : [emptyRow(5, "No status updates recorded.")]));
   }
 
   function startLog(stream) {
@@ -747,7 +1326,7 @@
     if (!id || gen !== logGen) return;
     const q = logOffset < 0 ? "tail=" + LOG_TAIL_BYTES : "offset=" + logOffset;
     try {
-      const resp = await fetch("/v1/tasks/" + encodeURIComponent(id) + "/logs?stream=" + logStream + "&" + q);
+      const resp = await fetch("/v1/tasks/" + encodeURIComponent(id) + "/logs?stream=" + logStream + "&" + q, { headers: PROXY });
       if (gen !== logGen) return;
       if (!resp.ok) {
         let msg = resp.status + "";
@@ -824,6 +1403,14 @@
 
   function init() {
     $("run-form").addEventListener("submit", submitJob);
+    $("run-spec").addEventListener("input", checkEditorSoon);
+    $("run-spec").addEventListener("scroll", () => { $("run-gutter").scrollTop = $("run-spec").scrollTop; });
+    const template = $("run-spec").value;
+    $("run-new").addEventListener("click", () => { setEditing(null); $("run-spec").value = template; clearEditorError(); });
+    renderGutter(0);
+    $("node-filter").addEventListener("input", (e) => { state.nodeFilter = e.target.value; state.nodePage = 0; renderNodes(); });
+    $("node-prev").addEventListener("click", () => { state.nodePage = Math.max(0, state.nodePage - 1); renderNodes(); });
+    $("node-next").addEventListener("click", () => { state.nodePage++; renderNodes(); });
     $("task-filter").addEventListener("input", (e) => { state.filterText = e.target.value; state.page = 0; renderTasks(); });
     $("task-state").addEventListener("change", (e) => { state.filterState = e.target.value; state.page = 0; renderTasks(); });
     $("page-prev").addEventListener("click", () => { state.page = Math.max(0, state.page - 1); renderTasks(); });
@@ -842,8 +1429,12 @@
     document.addEventListener("keydown", (e) => { if (e.key === "Escape" && openTaskID) closeTask(); });
     // Keep the "updated … ago" column honest without a server round trip.
     setInterval(() => { if (!refreshing) renderTasks(); }, 15000);
-    refresh();
+    // The first read waits for the event stream to open (its onopen
+    // refreshes), so that no change falls between the two and the state is
+    // not read twice; a stream that does not open within a second does
+    // not hold the page back.
     connect();
+    setTimeout(() => { if (!lastRefresh) scheduleRefresh(); }, 1000);
     fallbackTimer = setTimeout(fallbackPoll, 5000);
   }
 
