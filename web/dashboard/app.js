@@ -327,7 +327,9 @@
     const width = Math.max(240, box.clientWidth || 480);
     utilPlot = new uPlot({
       width: width, height: 160,
-      scales: { y: { range: [0, 100] } },
+      // One sample (a new leader) would stretch the time axis over years:
+      // show the hour that ends at it instead.
+      scales: { x: { time: true, range: (u, min, max) => (max - min < 60 ? [max - 3600, max] : [min, max]) }, y: { range: [0, 100] } },
       axes: [{}, { values: (u, vals) => vals.map((v) => v + "%") }],
       series: [{},
         { label: "CPU allocated", stroke: "#2f6feb", width: 2 },
