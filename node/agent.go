@@ -333,10 +333,25 @@ func grace(seconds float64) time.Duration {
 	return time.Duration(seconds * float64(time.Second))
 }
 
+// runsAs is the user a task asks to run as, which the agent must allow:
+// its user, or root for the relaxed profile without one (it keeps the
+// limits but not the sandbox, and runs as root); "" for the hardened
+// profile's dynamic user.
+func runsAs(t *raftfsm.Task) string {
+	if t.User == "" && t.Profile == isolate.ProfileRelaxed {
+		return "root"
+	}
+	return t.User
+}
+
 // launch starts a task in the background; launchDone gets the result.
 func (a *agent) launch(ctx context.Context, t *raftfsm.Task, now time.Time) {
-	if t.User != "" && !slices.Contains(a.n.cfg.AllowUsers, t.User) {
-		a.report(t.ID, raftfsm.TaskFailed, fmt.Sprintf("user %q is not allowed on node %s: start its agent with --allow-user %s to permit it", t.User, a.n.cfg.NodeName, t.User), nil, now)
+	if user := runsAs(t); user != "" && !slices.Contains(a.n.cfg.AllowUsers, user) {
+		why := fmt.Sprintf("user %q is not allowed on node %s: start its agent with --allow-user %s to permit it", user, a.n.cfg.NodeName, user)
+		if t.User == "" {
+			why = fmt.Sprintf("the relaxed profile runs a task as root, which node %s does not allow: start its agent with --allow-user root to permit it, or drop \"profile\": \"relaxed\"", a.n.cfg.NodeName)
+		}
+		a.report(t.ID, raftfsm.TaskFailed, why, nil, now)
 		return
 	}
 	gpus, err := a.gpu.assign(t.ID, t.Resources.GPUs)
