@@ -39,6 +39,10 @@ const (
 	EndRunType        MessageType = 18
 	EndDeploymentType MessageType = 19
 	SetLogVersionType MessageType = 20
+	// The cluster's CA, gossip keys, join and API tokens (log version 3).
+	SetClusterSecretsType MessageType = 21
+	PutCredentialType     MessageType = 22
+	DeleteCredentialType  MessageType = 23
 
 	// IgnoreUnknownFlag marks a message type that old servers may skip.
 	IgnoreUnknownFlag MessageType = 0x80
@@ -321,6 +325,12 @@ func Decode(data []byte) (Command, error) {
 		c = &EndDeployment{}
 	case SetLogVersionType:
 		c = &SetLogVersion{}
+	case SetClusterSecretsType:
+		c = &SetClusterSecrets{}
+	case PutCredentialType:
+		c = &PutCredential{}
+	case DeleteCredentialType:
+		c = &DeleteCredential{}
 	default:
 		return nil, ErrUnknownCommand{Type: t}
 	}

@@ -181,6 +181,12 @@ func applyCommand(txn *memdb.Txn, cmd Command, index uint64) *Result {
 		return applyEndDeployment(txn, c)
 	case *SetLogVersion:
 		return applySetLogVersion(txn, c)
+	case *SetClusterSecrets:
+		return applySetClusterSecrets(txn, c)
+	case *PutCredential:
+		return applyPutCredential(txn, c)
+	case *DeleteCredential:
+		return applyDeleteCredential(txn, c)
 	}
 	return &Result{Err: fmt.Errorf("no apply function for %T", cmd)}
 }

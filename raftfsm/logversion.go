@@ -19,8 +19,9 @@ import (
 //  1. the log before versions existed;
 //  2. frameworks, roles and reservations (commands 10-15), task roles and
 //     names, kill grace and reasons, health, job deployments and runs,
-//     scaling without a new version (commands 16-19), node inactive state.
-const LogVersion = 2
+//     scaling without a new version (commands 16-19), node inactive state;
+//  3. the cluster's secrets and credentials (commands 21-23).
+const LogVersion = 3
 
 // SetLogVersion raises the log's version. The leader writes it once every
 // server advertises a binary that knows the version. A server applying a

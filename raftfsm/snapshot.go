@@ -13,8 +13,9 @@ import (
 // snapshotVersion is written in every snapshot header. Restore accepts every
 // version up to it; bump it only with a decoder for the old layout kept.
 // Version 2 added frameworks and roles; version 3 jobs' deployments and
-// runs, which an older binary would silently drop.
-const snapshotVersion = 3
+// runs, which an older binary would silently drop; version 4 the cluster's
+// secrets and credentials.
+const snapshotVersion = 4
 
 // A snapshot is a stream of JSON records, one per line: a header, then one
 // record per object. Streaming keeps memory flat for large clusters.
@@ -31,6 +32,9 @@ type snapshotRecord struct {
 	Task      *Task      `json:"task,omitempty"`
 	Framework *Framework `json:"framework,omitempty"`
 	Role      *Role      `json:"role,omitempty"`
+	// Version 4.
+	Secrets    *ClusterSecrets `json:"secrets,omitempty"`
+	Credential *Credential     `json:"credential,omitempty"`
 }
 
 type fsmSnapshot struct {
@@ -82,6 +86,16 @@ func (s *fsmSnapshot) encode(w io.Writer) error {
 	}
 	for _, r := range v.Roles() {
 		if err := enc.Encode(snapshotRecord{Role: r}); err != nil {
+			return err
+		}
+	}
+	if s := v.ClusterSecrets(); s != nil {
+		if err := enc.Encode(snapshotRecord{Secrets: s}); err != nil {
+			return err
+		}
+	}
+	for _, c := range v.Credentials("") {
+		if err := enc.Encode(snapshotRecord{Credential: c}); err != nil {
 			return err
 		}
 	}
@@ -142,6 +156,10 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 			table, obj = tableFWs, rec.Framework
 		case rec.Role != nil:
 			table, obj = tableRoles, rec.Role
+		case rec.Secrets != nil:
+			table, obj = tableSecrets, &secretsRow{Key: secretsKey, ClusterSecrets: *rec.Secrets}
+		case rec.Credential != nil:
+			table, obj = tableCredentials, rec.Credential
 		default:
 			txn.Abort()
 			return fmt.Errorf("restore snapshot: record %d is empty", n)

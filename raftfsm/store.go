@@ -17,6 +17,9 @@ const (
 	tableTasks = "tasks"
 	tableFWs   = "frameworks"
 	tableRoles = "roles"
+	// Log version 3: the CA and gossip keys (one row), join and API tokens.
+	tableSecrets     = "secrets"
+	tableCredentials = "credentials"
 
 	metaKey = "cluster"
 )
@@ -59,6 +62,13 @@ func schema() *memdb.DBSchema {
 		}},
 		tableRoles: {Name: tableRoles, Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Name"}},
+		}},
+		tableSecrets: {Name: tableSecrets, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
+		}},
+		tableCredentials: {Name: tableCredentials, Indexes: map[string]*memdb.IndexSchema{
+			"id":   {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+			"kind": {Name: "kind", Indexer: &memdb.StringFieldIndex{Field: "Kind"}},
 		}},
 	}}
 }
@@ -175,7 +185,7 @@ func (v *View) Role(name string) *Role { return first[Role](v, tableRoles, "id",
 func (v *View) Roles() []*Role { return all[Role](v, tableRoles, "id") }
 
 // Digest is a hash of the whole state (cluster id, nodes, jobs, tasks,
-// frameworks, roles), equal on every server that applied the same log. Tests
+// frameworks, roles, secrets and credentials), equal on every server that applied the same log. Tests
 // compare it across servers and across snapshot/restore.
 func (v *View) Digest() string {
 	h := sha256.New()
@@ -198,6 +208,13 @@ func (v *View) Digest() string {
 	}
 	for _, r := range v.Roles() {
 		_ = enc.Encode(r)
+	}
+	// Absent before version 3, so older states keep their digests.
+	if s := v.ClusterSecrets(); s != nil {
+		_ = enc.Encode(s)
+	}
+	for _, c := range v.Credentials("") {
+		_ = enc.Encode(c)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
