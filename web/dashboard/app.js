@@ -282,7 +282,7 @@
 
   // The leader samples every interval_seconds and no event announces a
   // sample, so the history is read again only once a new one is due.
-  let util = null, utilNextDue = 0, utilPlot = null, utilLoading = false;
+  let util = null, utilNextDue = 0, utilPlot = null, utilLoading = false, utilWindowEnd = 0;
 
   async function refreshUtil() {
     if (utilLoading || Date.now() < utilNextDue) return;
@@ -323,13 +323,14 @@
       : "No samples yet: the leader takes one every " + secs((util && util.interval_seconds) || 10) + ".";
     if (typeof uPlot === "undefined") { $("ov-util-note").textContent = "The plot library did not load."; return; }
     const data = utilData(samples);
-    if (utilPlot) { utilPlot.setData(data); return; }
+    // The plot always spans the hour up to the newest sample, however
+    // few samples there are (a new leader has one).
+    utilWindowEnd = data[0].length ? data[0][data[0].length - 1] : Date.now() / 1000;
+    if (utilPlot) { utilPlot.setData(data); utilPlot.setScale("x", { min: utilWindowEnd - 3600, max: utilWindowEnd }); return; }
     const width = Math.max(240, box.clientWidth || 480);
     utilPlot = new uPlot({
       width: width, height: 160,
-      // One sample (a new leader) would stretch the time axis over years:
-      // show the hour that ends at it instead.
-      scales: { x: { time: true, range: (u, min, max) => (max - min < 60 ? [max - 3600, max] : [min, max]) }, y: { range: [0, 100] } },
+      scales: { x: { time: true, range: () => [utilWindowEnd - 3600, utilWindowEnd] }, y: { range: [0, 100] } },
       axes: [{}, { values: (u, vals) => vals.map((v) => v + "%") }],
       series: [{},
         { label: "CPU allocated", stroke: "#2f6feb", width: 2 },
