@@ -137,6 +137,8 @@ type leaderLoop struct {
 func (n *Node) runLeader(ctx context.Context) {
 	n.metrics.isLeader.Set(1)
 	defer n.metrics.isLeader.Set(0)
+	n.metrics.launches.reset()
+	defer n.metrics.clearLeaderMetrics()
 	st := &leaderState{kick: make(chan struct{}, 1), pending: map[string]jobs.Pending{}}
 
 	// The barrier makes sure every entry committed by earlier leaders is
@@ -415,9 +417,11 @@ func (l *leaderLoop) step(now time.Time) {
 	}
 	l.checkMembership(now)
 	l.checkRecovery(now)
+	cycle := time.Now()
 	l.rescinded(l.alloc.Expire(now))
 	l.n.metrics.allocationRuns.Inc()
 	offers := l.alloc.Allocate(now)
+	l.n.metrics.allocCycle.Observe(time.Since(cycle).Seconds())
 	l.n.metrics.offersMade.Add(float64(len(offers)))
 	l.sched.sendOffers(l, offers)
 	l.runJobs(now)
@@ -428,6 +432,7 @@ func (l *leaderLoop) step(now time.Time) {
 		l.lastGC = now
 		l.collectGarbage(now)
 	}
+	l.observeAllocator(time.Now())
 }
 
 // rescinded tells Mesos frameworks their offers are gone.
@@ -515,7 +520,9 @@ func (l *leaderLoop) runJobs(now time.Time) {
 		id := allocator.AgentID(nd.ID)
 		in.Hosts = append(in.Hosts, jobs.Host{ID: nd.ID, Name: nd.Name, Attributes: nd.Attributes, Total: toAlloc(nd.Total), Free: l.alloc.AgentFree(id).Add(l.alloc.AgentOffered(id))})
 	}
+	decide := time.Now()
 	plan := jobs.Decide(in)
+	l.observePlacement(time.Since(decide), plan.Pending)
 	l.wakeAt = plan.WakeAt
 
 	for _, acc := range plan.Accepts {

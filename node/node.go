@@ -102,6 +102,7 @@ func New(cfg Config) (*Node, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n := &Node{cfg: cfg, log: cfg.Logger, advertise: advertise, fsm: raftfsm.New(), registry: reg, metrics: newMetrics(reg), leaveRequests: make(chan struct{}, 1),
 		restartLeader: make(chan struct{}, 1)}
+	reg.MustRegister(newStateCollector(n))
 	n.peer = newPeerClient(n)
 	return n, nil
 }
@@ -147,6 +148,8 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 		return err
 	}
 	n.raft = parts
+	// Raft runs (and reports) from here; see metrics_gometrics.go.
+	defer attachGometrics(n.metrics.gometrics)()
 	if err := n.startGossip(); err != nil {
 		ln.Close()
 		parts.close()
@@ -328,6 +331,7 @@ func (n *Node) applyAt(cmd raftfsm.Command) (*raftfsm.Result, uint64, error) {
 	}
 	n.metrics.applyDuration.Observe(time.Since(start).Seconds())
 	res := f.Response().(*raftfsm.Result)
+	n.metrics.launches.applied(cmd, res, time.Now())
 	n.leaderMu.Lock()
 	if l := n.leader; l != nil {
 		l.observe(f.Index(), cmd, res)

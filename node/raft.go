@@ -44,6 +44,8 @@ func raftConfig(id string, cfg Config, logger hclog.Logger) *raft.Config {
 	c.SnapshotThreshold = max(cfg.SnapshotThreshold, 16)
 	c.SnapshotInterval = max(cfg.SnapshotInterval, 100*time.Millisecond)
 	c.TrailingLogs = cfg.TrailingLogs
+	// Peers as labels, not one go-metrics key per peer (metrics_gometrics.go).
+	c.NoLegacyTelemetry = true
 	return c
 }
 
