@@ -173,8 +173,15 @@ func (cg *taskCgroup) start(cmd *exec.Cmd, mounts map[string]string) error {
 
 // procs lists the processes in the cgroup (every directory's cgroup.procs;
 // on v1 a process may sit in some controllers' cgroups only).
+//
+// The agent's own pid is never listed. On v1 a process is in a cgroup's
+// cgroup.procs while any of its threads is, and startV1 moves one of the
+// agent's threads into the task's cgroups for the moment of a fork: a Kill
+// or a sweep reading the list then (an Exec into the task racing its kill)
+// would otherwise signal the agent itself.
 func (cg *taskCgroup) procs() ([]int, error) {
-	seen := map[int]bool{}
+	self := os.Getpid()
+	seen := map[int]bool{self: true}
 	var out []int
 	for _, d := range cg.uniqueDirs() {
 		b, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))

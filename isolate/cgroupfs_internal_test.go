@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -452,5 +453,32 @@ func TestCgroupfsRemoveLeavesAForeignCgroupNamedInACheckpointAlone(t *testing.T)
 	}
 	if _, err := os.Stat(victim); err != nil {
 		t.Errorf("the foreign directory the checkpoint named: %v; want it left in place", err)
+	}
+}
+
+// While one of the agent's threads sits in a task's v1 cgroup to fork into
+// it, cgroup.procs lists the agent: signalling the cgroup must not signal
+// the agent too.
+func TestSignallingACgroupNeverSignalsTheAgent(t *testing.T) {
+	sleeper := exec.Command("sleep", "30")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
+	dir := filepath.Join(t.TempDir(), "memory", "clusterd", "t1")
+	procs := fmt.Sprintf("%d\n%d\n", os.Getpid(), sleeper.Process.Pid)
+	fakeFiles(t, dir, map[string]string{"cgroup.procs": procs})
+	cg := &taskCgroup{version: 1, dirs: map[string]string{"memory": dir}}
+
+	got, err := cg.procs()
+	if err != nil || len(got) != 1 || got[0] != sleeper.Process.Pid {
+		t.Fatalf("procs of a cgroup listing the agent and a task = %v, %v; want the task only", got, err)
+	}
+	// SIGTERM's default action would end this test binary.
+	cg.signal(syscall.SIGTERM, 0)
+	err = sleeper.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
+		t.Errorf("the task's process ended with %v; want SIGTERM", err)
 	}
 }
