@@ -160,12 +160,19 @@ const recoverEndingWait = 5 * time.Second
 
 // unitStatus says whether a unit is loaded and not inactive or failed, and
 // its main process (0 if none runs).
+//
+// "bad-setting" counts as loaded: systemd 252 writes a transient unit's
+// ExecStartEx= and ExecStopPostEx= into its unit file and cannot parse them
+// again, so after any daemon-reload a running task's unit has that load
+// state while its processes run on. Treating it as gone would report a
+// running task lost and start a second copy beside it.
 func (s *Systemd) unitStatus(ctx context.Context, unit string) (active bool, mainPID int) {
 	st, err := s.conn.ListUnitsByNamesContext(ctx, []string{unit})
 	if err != nil || len(st) != 1 {
 		return false, 0
 	}
-	active = st[0].LoadState == "loaded" && st[0].ActiveState != "inactive" && st[0].ActiveState != "failed"
+	loaded := st[0].LoadState == "loaded" || st[0].LoadState == "bad-setting"
+	active = loaded && st[0].ActiveState != "inactive" && st[0].ActiveState != "failed"
 	if !active {
 		return false, 0
 	}

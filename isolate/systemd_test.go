@@ -393,3 +393,52 @@ func readLog(s *isolate.Systemd, id, stream string) string {
 	b, _ := os.ReadFile(s.LogPath(id, stream))
 	return string(b)
 }
+
+// systemd 252 (Debian 12) writes the ExecStartEx= and ExecStopPostEx= of
+// transient units into their unit files and cannot read them back: after
+// any daemon-reload (a package upgrade runs one) a running task's unit is
+// "bad-setting". Its processes run on; a restarted agent must adopt the
+// task, not report it lost and start a second copy.
+func TestSystemdRecoverAdoptsATaskThroughADaemonReload(t *testing.T) {
+	if !systemdtest.Run(t) {
+		return
+	}
+	dir := t.TempDir()
+	first := newSystemd(t, dir, 0)
+	if _, err := first.Recover(context.Background()); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	r, err := first.Launch(context.Background(), isolate.LaunchSpec{TaskID: "reloaded", Cmd: "sleep 300"})
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	if _, err := first.Launch(context.Background(), isolate.LaunchSpec{TaskID: "exits", Cmd: "sleep 2; exit 3"}); err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	unit := first.UnitName("reloaded")
+	if out, err := exec.Command("systemctl", "daemon-reload").CombinedOutput(); err != nil {
+		t.Fatalf("daemon-reload: %v: %s", err, out)
+	}
+	t.Logf("the task's unit after daemon-reload: LoadState=%s", unitLoadState(t, unit))
+	first.Close() // the agent stops; its task runs on
+
+	h := startSystemd(t, dir, 0) // a restarted agent: its Recover adopts
+	running := h.s.Running()
+	if len(running) != 2 || running[0].TaskID != "exits" || running[1].TaskID != "reloaded" || running[1].PID != r.PID {
+		t.Fatalf("after a daemon-reload and a restart the agent runs %+v; want tasks exits and reloaded (pid %d) adopted", running, r.PID)
+	}
+	// A task that ends after the reload is reported ended, once. Its exit
+	// code is lost on systemd 252: the reload dropped the ExecStopPost that
+	// records it (a systemd that reads its own unit files back keeps it).
+	e := h.waitExit("exits")
+	if !(e.Reason == isolate.Exited && e.ExitCode == 3) && !(e.Reason == isolate.Lost && strings.Contains(e.Message, "exit record")) {
+		t.Errorf("an adopted task exiting 3 after the reload ended %+v; want exited 3, or lost for want of its exit record", e)
+	}
+	t.Logf("a task ending after the reload: %s %d %q", e.Reason, e.ExitCode, e.Message)
+	if err := h.s.Kill(context.Background(), "reloaded", time.Second); err != nil {
+		t.Fatalf("Kill the adopted task: %v", err)
+	}
+	if e := h.waitExit("reloaded"); e.Reason != isolate.Killed {
+		t.Errorf("the adopted task ended %+v; want killed", e)
+	}
+}
