@@ -238,6 +238,12 @@ func runNode(c *cli.Context, bootstrap bool) error {
 		if err != nil {
 			return fmt.Errorf("dev data dir: %w", err)
 		}
+		// MkdirTemp makes it 0700: hardened tasks' dynamic uids must
+		// traverse it to their sandboxes (see node.Run).
+		if err := os.Chmod(dir, 0o711); err != nil {
+			_ = os.RemoveAll(dir)
+			return fmt.Errorf("dev data dir: %w", err)
+		}
 		cfg.DataDir = dir
 		cleanup = func() {
 			if err := os.RemoveAll(dir); err != nil {

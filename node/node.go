@@ -112,7 +112,10 @@ func New(cfg Config) (*Node, error) {
 // next start re-adopts them.
 func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	n.started = time.Now()
-	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
+	// 0711: not listable, but traversable, because a hardened task runs as
+	// a dynamic uid that must reach its sandbox under DATA/agent; what is
+	// secret below (raft/, checkpoints, the node id) has its own 0700/0600.
+	if err := os.MkdirAll(n.cfg.DataDir, 0o711); err != nil {
 		return fmt.Errorf("data dir %s: %w", n.cfg.DataDir, err)
 	}
 	id, err := loadOrCreateID(filepath.Join(n.cfg.DataDir, "node-id"))

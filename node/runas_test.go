@@ -1,6 +1,8 @@
 package node
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -51,4 +53,21 @@ func TestRootTasksNeedTheAgentsPermission(t *testing.T) {
 	waitFor(t, "the relaxed task finished where root is allowed", 10*time.Second, func() bool {
 		return tasksIn(allowed, "relaxed", raftfsm.TaskFinished) == 1
 	})
+}
+
+// A data dir clusterd creates can be traversed, not listed, by others: a
+// hardened task's dynamic uid must reach its sandbox below it. The Raft
+// state beneath stays the owner's alone.
+func TestTheDataDirLetsHardenedTasksReachTheirSandboxes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	startNodeWith(t, func(c *Config) { c.DataDir = dir })
+	for path, want := range map[string]os.FileMode{dir: 0o711, filepath.Join(dir, "raft"): 0o700} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s has mode %o; want %o", path, got, want)
+		}
+	}
 }
