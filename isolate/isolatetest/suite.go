@@ -95,11 +95,21 @@ func (h *harness) launchSpec(spec isolate.LaunchSpec) isolate.Running {
 	if r.TaskID != id || r.PID <= 0 {
 		h.t.Fatalf("Launch %s returned %+v; want its task id and a pid", id, r)
 	}
+	taskDir := filepath.Dir(h.iso.LogPath(id, "stdout"))
 	h.t.Cleanup(func() {
 		// Close first: an isolator still watching would record the exit
 		// this kill causes while t.TempDir is being removed.
 		_ = h.iso.Close()
 		_ = syscall.Kill(-r.PID, syscall.SIGKILL)
+		// Something outside the isolator may still write into the task's
+		// directory: a systemd unit's ExecStopPost records the exit this
+		// kill causes. Remove the directory until it stays removed, so
+		// that t.TempDir's own removal does not race that write (a write
+		// into a directory that is gone fails, and leaves nothing).
+		deadline := time.Now().Add(5 * time.Second)
+		for os.RemoveAll(taskDir) != nil && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
 	})
 	return r
 }
