@@ -66,7 +66,7 @@ func TestDashboardPlotsUtilizationAndListsVoters(t *testing.T) {
 
 // The dashboard of a follower shows the leader's answers: its fetches
 // carry X-Clusterd-Proxy, so the follower passes them on instead of
-// answering 307, which a page cannot follow.
+// answering 307, which a page cannot follow; only its status is its own.
 func TestDashboardOnAFollowerShowsTheLeadersState(t *testing.T) {
 	leader := newFakeBackend()
 	sampleCluster(leader)
@@ -75,6 +75,7 @@ func TestDashboardOnAFollowerShowsTheLeadersState(t *testing.T) {
 	t.Cleanup(leaderSrv.Close)
 
 	follower := newFakeBackend() // knows no jobs: what shows came from the leader
+	follower.status.ClusterID, follower.status.NodeName, follower.status.RaftState = "c-7f3a", "ip-10-0-2-9", "Follower"
 	follower.leaderAddr = strings.TrimPrefix(leaderSrv.URL, "http://")
 	followerSrv := httptest.NewServer(NewHandler(Config{Backend: follower}))
 	t.Cleanup(followerSrv.Close)
@@ -91,6 +92,10 @@ func TestDashboardOnAFollowerShowsTheLeadersState(t *testing.T) {
 		t.Fatalf("the follower's dashboard does not show the leader's state: %v", err)
 	}
 	if h := text(ctx, t, "#h-cluster"); h != "c-7f3a" {
-		t.Errorf("the follower's dashboard shows cluster %q, want the leader's c-7f3a", h)
+		t.Errorf("the follower's dashboard shows cluster %q, want c-7f3a", h)
+	}
+	// The status is the follower's own: "this node" is the one serving the page.
+	if h := text(ctx, t, "#h-self"); h != "ip-10-0-2-9 · Follower" {
+		t.Errorf("the follower's dashboard says this node is %q, want ip-10-0-2-9 · Follower", h)
 	}
 }

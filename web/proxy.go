@@ -19,12 +19,14 @@ const ProxyHeader = "X-Clusterd-Proxy"
 const proxiedHeader = "X-Clusterd-Proxied"
 
 // followLeader passes requests that ask for it (ProxyHeader) to the leader.
-// The event stream stays local: every replica has the state it signals.
+// The event stream stays local: every replica has the state it signals. So
+// does /v1/status, which says which node answers ("this node" on the
+// dashboard), its Raft state and the leader it follows.
 func (s *server) followLeader(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := r.URL.Path
 		api := strings.HasPrefix(path, "/v1/") || path == "/api/v1" || path == "/master/api/v1"
-		if r.Header.Get(ProxyHeader) == "" || r.Header.Get(proxiedHeader) != "" || !api || path == "/v1/events" {
+		if r.Header.Get(ProxyHeader) == "" || r.Header.Get(proxiedHeader) != "" || !api || path == "/v1/events" || path == "/v1/status" {
 			next.ServeHTTP(w, r)
 			return
 		}

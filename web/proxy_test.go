@@ -14,6 +14,8 @@ import (
 func twoNodes(t *testing.T) (leader, follower *fakeBackend, followerURL string) {
 	leader, follower = newFakeBackend(), newFakeBackend()
 	leader.status.ClusterID, follower.status.ClusterID = "from-leader", "from-follower"
+	leader.roles = []api.Role{{Name: "from-leader"}}
+	follower.roles = []api.Role{{Name: "from-follower"}}
 	ls := httptest.NewServer(NewHandler(Config{Backend: leader}))
 	t.Cleanup(ls.Close)
 	follower.leaderAddr = strings.TrimPrefix(ls.URL, "http://")
@@ -37,14 +39,20 @@ func TestAFollowerPassesTheDashboardsRequestsToTheLeader(t *testing.T) {
 		t.Cleanup(func() { resp.Body.Close() })
 		return resp
 	}
+	var roles []api.Role
+	expectJSON(t, send("GET", "/v1/roles", "", true), 200, &roles)
+	if len(roles) != 1 || roles[0].Name != "from-leader" {
+		t.Errorf("roles through the follower came from %+v, want the leader", roles)
+	}
+	expectJSON(t, send("GET", "/v1/roles", "", false), 200, &roles)
+	if len(roles) != 1 || roles[0].Name != "from-follower" {
+		t.Errorf("without the header the follower answered with %+v, want its own", roles)
+	}
+	// The status says which node answers: the dashboard's "this node".
 	var st api.Status
 	expectJSON(t, send("GET", "/v1/status", "", true), 200, &st)
-	if st.ClusterID != "from-leader" {
-		t.Errorf("status through the follower came from %q, want the leader", st.ClusterID)
-	}
-	expectJSON(t, send("GET", "/v1/status", "", false), 200, &st)
 	if st.ClusterID != "from-follower" {
-		t.Errorf("without the header the follower answered as %q, want itself", st.ClusterID)
+		t.Errorf("status with the header came from %q, want the follower itself", st.ClusterID)
 	}
 	// A write with its body reaches the leader, not the follower.
 	resp := send("POST", "/v1/jobs", `{"id":"web","type":"service","cmd":"sleep 1","instances":1,"cpus":0.1,"mem":16}`, true)
@@ -59,17 +67,17 @@ func TestAFollowerPassesTheDashboardsRequestsToTheLeader(t *testing.T) {
 func TestTwoNodesThatEachNameTheOtherDoNotLoop(t *testing.T) {
 	leader, _, url := twoNodes(t)
 	leader.leaderAddr = strings.TrimPrefix(url, "http://") // it thinks the follower leads
-	req, _ := http.NewRequest("GET", url+"/v1/status", nil)
+	req, _ := http.NewRequest("GET", url+"/v1/roles", nil)
 	req.Header.Set(ProxyHeader, "1")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var st api.Status
-	expectJSON(t, resp, 200, &st)
-	if st.ClusterID != "from-leader" {
-		t.Errorf("answered by %q, want the node the request was passed to, once", st.ClusterID)
+	var roles []api.Role
+	expectJSON(t, resp, 200, &roles)
+	if len(roles) != 1 || roles[0].Name != "from-leader" {
+		t.Errorf("answered with %+v, want the node the request was passed to, once", roles)
 	}
 }
 

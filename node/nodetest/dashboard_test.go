@@ -121,6 +121,7 @@ func TestDashboardOfAFollowerRunsAJobOnARealCluster(t *testing.T) {
 		untilText("#conn", "live"),
 		untilText("#nodes-count", "3"),
 		untilText("#h-leader", leader.Name),
+		untilText("#h-self", follower.Name+" · Follower"),
 	)
 	if err != nil {
 		c.dumpLogs(t, 30)
