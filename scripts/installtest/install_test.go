@@ -145,9 +145,8 @@ func inside(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(root, "scripts", "install.sh")
 	addr := "http://" + ip + ":5050"
-	bin = isolateFilesystem(t, bin)
+	bin, script := isolateFilesystem(t, bin, filepath.Join(root, "scripts"))
 
 	// Cleanups run last-registered first: on failure the logs are shown,
 	// then whatever still runs is stopped (so no unit is cut down with the
@@ -296,8 +295,10 @@ func inside(t *testing.T) {
 // directories install.sh writes get overlays whose upper layers live in the
 // sandbox's private /run (a tmpfs), and /tmp becomes a private tmpfs (the
 // PrivateTmp= of clusterd.service and of hardened tasks lands there). It
-// returns where the binary is now reachable.
-func isolateFilesystem(t *testing.T, bin string) string {
+// returns where the binary and scripts/install.sh (with its install/
+// beside it, copied from scriptsDir) are now reachable: a checkout under
+// /tmp, as CI's may be, is hidden with the rest of /tmp.
+func isolateFilesystem(t *testing.T, bin, scriptsDir string) (string, string) {
 	const work = "/run/installtest"
 	for _, d := range []string{"/etc", "/usr/local", "/var/lib"} {
 		layer := filepath.Join(work, strings.ReplaceAll(strings.Trim(d, "/"), "/", "-"))
@@ -313,8 +314,13 @@ func isolateFilesystem(t *testing.T, bin string) string {
 	// The binary was built in the machine's /tmp, about to be hidden.
 	copied := filepath.Join(work, "clusterd")
 	mustRun(t, 10*time.Second, nil, "cp", bin, copied)
+	scripts := filepath.Join(work, "scripts")
+	if err := os.MkdirAll(scripts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, 10*time.Second, nil, "cp", "-R", filepath.Join(scriptsDir, "install.sh"), filepath.Join(scriptsDir, "install"), scripts)
 	mustRun(t, 10*time.Second, nil, "mount", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", "/tmp")
-	return copied
+	return copied, filepath.Join(scripts, "install.sh")
 }
 
 // waitReady waits until clusterd.service is active and `clusterd status`
