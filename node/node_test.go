@@ -63,7 +63,14 @@ func startNodeCtl(t testing.TB, change func(*Config)) (*Node, func()) {
 			}
 		})
 	}
-	t.Cleanup(stop)
+	// At the end of the test the node stops its tasks too: left running
+	// (as a real node leaves them, for the next start to adopt) they would
+	// outlive the test. A test that restarts a node calls stop itself, and
+	// the tasks live on into the next node on the same data dir.
+	t.Cleanup(func() {
+		n.stopTasksOnExit.Store(true)
+		stop()
+	})
 	select {
 	case <-ready:
 	case <-finished:
