@@ -276,20 +276,8 @@ func TestChangesSinceReportsEveryChangeAndDetectsGaps(t *testing.T) {
 		t.Fatal("a reader that is up to date must be ok")
 	}
 	// A restored snapshot replaces the state: readers from before must re-read it.
-	restored := New()
-	snap, _ := a.fsm.Snapshot()
-	var buf bytes.Buffer
-	if err := snap.(*fsmSnapshot).encode(&buf); err != nil {
-		t.Fatal(err)
-	}
-	if err := restored.Restore(nopCloser{&buf}); err != nil {
-		t.Fatal(err)
-	}
+	restored := restoredCopy(t, a.fsm)
 	if _, _, ok := restored.ChangesSince(from); ok {
 		t.Fatal("changes from before a restore were reported as complete")
 	}
 }
-
-type nopCloser struct{ *bytes.Buffer }
-
-func (nopCloser) Close() error { return nil }

@@ -44,6 +44,30 @@ func (a *applier) apply(c Command) *Result {
 
 func exit(code int) *int { return &code }
 
+// snapshotOf is f's snapshot as Persist writes it.
+func snapshotOf(t testing.TB, f *FSM) *bytes.Buffer {
+	t.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := snap.(*fsmSnapshot).encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
+}
+
+// restoredCopy is a new FSM restored from f's snapshot.
+func restoredCopy(t testing.TB, f *FSM) *FSM {
+	t.Helper()
+	restored := New()
+	if err := restored.Restore(io.NopCloser(snapshotOf(t, f))); err != nil {
+		t.Fatal(err)
+	}
+	return restored
+}
+
 func testTask(id, job string, instance int) Task {
 	return Task{ID: id, Framework: "clusterd-jobs", Job: job, JobVersion: 1, Instance: instance, Node: "n1",
 		Resources: Resources{CPUs: 0.1, Mem: 32}, Cmd: "true"}
@@ -65,20 +89,7 @@ func TestSnapshotRestoreReproducesStateExactly(t *testing.T) {
 	a := newApplier(t)
 	populate(a)
 	before := a.fsm.View()
-
-	snap, err := a.fsm.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := snap.(*fsmSnapshot).encode(&buf); err != nil {
-		t.Fatal(err)
-	}
-	restored := New()
-	if err := restored.Restore(io.NopCloser(&buf)); err != nil {
-		t.Fatal(err)
-	}
-	after := restored.View()
+	after := restoredCopy(t, a.fsm).View()
 	if before.Digest() != after.Digest() {
 		t.Fatalf("digest changed across snapshot/restore: %s != %s", before.Digest(), after.Digest())
 	}
@@ -91,15 +102,10 @@ func TestSnapshotRestoreReproducesStateExactly(t *testing.T) {
 }
 
 func TestRestoreReplacesPreviousState(t *testing.T) {
-	empty := New()
-	snap, _ := empty.Snapshot()
-	var buf bytes.Buffer
-	if err := snap.(*fsmSnapshot).encode(&buf); err != nil {
-		t.Fatal(err)
-	}
+	buf := snapshotOf(t, New())
 	a := newApplier(t)
 	populate(a)
-	if err := a.fsm.Restore(io.NopCloser(&buf)); err != nil {
+	if err := a.fsm.Restore(io.NopCloser(buf)); err != nil {
 		t.Fatal(err)
 	}
 	if v := a.fsm.View(); len(v.Tasks()) != 0 || len(v.Jobs()) != 0 || v.ClusterID() != "" {
@@ -374,12 +380,7 @@ func replayGolden(t *testing.T, version int, update bool, seen map[MessageType]b
 		}
 	}
 	if update {
-		snap, _ := a.fsm.Snapshot()
-		var buf bytes.Buffer
-		if err := snap.(*fsmSnapshot).encode(&buf); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(snapPath, buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(snapPath, snapshotOf(t, a.fsm).Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,7 +1,6 @@
 package raftfsm
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -72,15 +71,7 @@ func TestTheLogVersionSurvivesASnapshotAndNeverGoesDown(t *testing.T) {
 	if v := a.fsm.View().LogVersion(); v != 2 {
 		t.Fatalf("log version %d after asking for 1, want it kept at 2", v)
 	}
-	snap, _ := a.fsm.Snapshot()
-	var buf bytes.Buffer
-	if err := snap.(*fsmSnapshot).encode(&buf); err != nil {
-		t.Fatal(err)
-	}
-	restored := New()
-	if err := restored.Restore(nopCloser{&buf}); err != nil {
-		t.Fatal(err)
-	}
+	restored := restoredCopy(t, a.fsm)
 	if v := restored.View().LogVersion(); v != 2 || restored.View().Digest() != a.fsm.View().Digest() {
 		t.Fatalf("restored log version %d", v)
 	}

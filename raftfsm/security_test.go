@@ -3,7 +3,6 @@ package raftfsm
 import (
 	"bytes"
 	"encoding/base64"
-	"io"
 	"strings"
 	"testing"
 )
@@ -111,19 +110,7 @@ func TestSecretsAndCredentialsSurviveASnapshotAndCountInTheDigest(t *testing.T) 
 	if before.Digest() == withoutSecrets {
 		t.Fatal("the digest does not cover secrets and credentials: replicas could differ unseen")
 	}
-	snap, err := a.fsm.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := snap.(*fsmSnapshot).encode(&buf); err != nil {
-		t.Fatal(err)
-	}
-	restored := New()
-	if err := restored.Restore(io.NopCloser(&buf)); err != nil {
-		t.Fatal(err)
-	}
-	after := restored.View()
+	after := restoredCopy(t, a.fsm).View()
 	if after.Digest() != before.Digest() {
 		t.Errorf("digest changed across snapshot/restore")
 	}
