@@ -30,7 +30,7 @@ var goldenNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // job, their tasks, two roles and two frameworks.
 func fixtureCluster() (api.Status, []api.Node, []api.Job, []api.Task, []mesos.Role, mesos.GetFrameworksResponse, []mesos.Task) {
 	now := goldenNow
-	status := api.Status{ClusterID: "5f0c2a9e1b7d4c3a", Version: "1.4.0", NodeID: "a1b2c3d4e5f60718", NodeName: "ip-10-0-1-5",
+	status := api.Status{ClusterID: "5f0c2a9e1b7d4c3a", CAFingerprint: "9b1f3c0d7e2a4b6c8d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e", Version: "1.4.0", NodeID: "a1b2c3d4e5f60718", NodeName: "ip-10-0-1-5",
 		Leader: "a1b2c3d4e5f60718", LeaderAddr: "10.0.1.5:5050", RaftState: "Leader", AppliedIndex: 4242, LogVersion: 2,
 		Voters: []string{"a1b2c3d4e5f60718", "b2c3d4e5f6071829", "c3d4e5f60718293a"},
 		Nodes:  map[string]int{"ready": 2, "draining": 1}, Jobs: 3,

@@ -246,6 +246,7 @@ func writeStatus(w io.Writer, s api.Status) error {
 	tw := newTable(w)
 	for _, kv := range [][2]string{
 		{"Cluster", dash(s.ClusterID)},
+		{"CA fingerprint", dash(s.CAFingerprint)},
 		{"Version", dash(s.Version)},
 		{"This node", fmt.Sprintf("%s (%s), raft %s, applied index %d", dash(s.NodeName), dash(s.NodeID), dash(s.RaftState), s.AppliedIndex)},
 		{"Leader", leader},

@@ -43,7 +43,7 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 	v := n.fsm.View()
 	st := api.Status{
 		ClusterID: v.ClusterID(), Version: n.cfg.Version, NodeID: n.id, NodeName: n.cfg.NodeName,
-		RaftState: n.raft.raft.State().String(), AppliedIndex: v.Index(), LogVersion: v.LogVersion(),
+		RaftState: n.raft.raft.State().String(), AppliedIndex: v.Index(), LogVersion: v.LogVersion(), CAFingerprint: caFingerprint(v),
 		Nodes: map[string]int{}, Tasks: map[string]int{}, Uptime: time.Since(n.started).Seconds(),
 	}
 	if addr, id := n.raft.raft.LeaderWithID(); addr != "" {

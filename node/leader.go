@@ -159,6 +159,7 @@ func (n *Node) runLeader(ctx context.Context) {
 	cfg.OfferTimeout = n.cfg.OfferTimeout
 	l := newLeaderLoop(n, st, allocator.New(cfg))
 	l.raiseLogVersion()
+	l.ensureClusterSecrets()
 	l.mu.Lock()
 	l.rebuild()
 	l.recovering = true

@@ -43,6 +43,7 @@ func (l *leaderLoop) checkMembership(now time.Time) {
 	l.checkAgents(now, members)
 	l.manageVoters(now, members)
 	l.raiseLogVersion()
+	l.ensureClusterSecrets()
 }
 
 // checkAgents marks agents down whose gossip membership failed for longer

@@ -204,14 +204,17 @@ type Status struct {
 	AppliedIndex uint64 `json:"applied_index"`
 	// LogVersion is the replicated log's version: features of a newer one
 	// are refused until every server is upgraded (OPERATIONS.md).
-	LogVersion int            `json:"log_version,omitempty"`
-	Voters     []string       `json:"voters"`
-	Nodes      map[string]int `json:"nodes"` // by node state
-	Jobs       int            `json:"jobs"`
-	Tasks      map[string]int `json:"tasks"` // active + recent tasks by state
-	Capacity   Resources      `json:"capacity"`
-	Allocated  Resources      `json:"allocated"`
-	Uptime     float64        `json:"uptime_seconds"`
+	LogVersion int `json:"log_version,omitempty"`
+	// CAFingerprint is the SHA-256 of the cluster CA's certificate (hex),
+	// which join tokens pin; empty until the first leader has made it.
+	CAFingerprint string         `json:"ca_fingerprint,omitempty"`
+	Voters        []string       `json:"voters"`
+	Nodes         map[string]int `json:"nodes"` // by node state
+	Jobs          int            `json:"jobs"`
+	Tasks         map[string]int `json:"tasks"` // active + recent tasks by state
+	Capacity      Resources      `json:"capacity"`
+	Allocated     Resources      `json:"allocated"`
+	Uptime        float64        `json:"uptime_seconds"`
 }
 
 // Event is a change notification on the server-sent event stream
