@@ -31,6 +31,10 @@ type Config struct {
 	// Mesos serves the Mesos-compatible endpoints (/api/v1/scheduler,
 	// /api/v1, /master/state, /master/redirect). When nil they answer 404.
 	Mesos MesosMaster
+	// Auth checks every request's credentials against the scope its route
+	// needs (see requiredScope). When nil, nothing is checked: only for a
+	// node that listens on loopback alone (--dev).
+	Auth Authenticator
 }
 
 // server holds the handlers' shared state. Tests in this package build one
@@ -48,6 +52,10 @@ type server struct {
 	// the connection is cut: a client trickling a body must not hold a
 	// connection and a goroutine for ever (slowloris).
 	bodyStall, bodyTotal time.Duration
+	// auth checks credentials (nil: every request is let in, as in --dev).
+	auth Authenticator
+	// patterns are the mux's patterns, as registered.
+	patterns []string
 }
 
 func newServer(cfg Config) *server {
@@ -61,6 +69,7 @@ func newServer(cfg Config) *server {
 	return &server{
 		backend:      cfg.Backend,
 		mesos:        cfg.Mesos,
+		auth:         cfg.Auth,
 		log:          log,
 		pingInterval: 15 * time.Second,
 		pollInterval: 200 * time.Millisecond,
@@ -78,6 +87,13 @@ func NewHandler(cfg Config) http.Handler {
 
 func (s *server) handler(cfg Config) http.Handler {
 	mux := http.NewServeMux()
+	// Every pattern is recorded (s.patterns), so that a test can walk them
+	// all, as the authentication test does.
+	handle := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, h)
+		s.patterns = append(s.patterns, pattern)
+	}
+	handleFunc := func(pattern string, h http.HandlerFunc) { handle(pattern, h) }
 
 	// Each API path lists its methods, so that any other method gets a 405
 	// JSON answer with an Allow header instead of ServeMux's plain-text one.
@@ -103,50 +119,51 @@ func (s *server) handler(cfg Config) http.Handler {
 	for _, route := range api {
 		allowed := make([]string, 0, len(route.methods)+1)
 		for method, h := range route.methods {
-			mux.HandleFunc(method+" "+route.path, h)
+			handleFunc(method+" "+route.path, h)
 			allowed = append(allowed, method)
 			if method == "GET" {
 				allowed = append(allowed, "HEAD")
 			}
 		}
 		slices.Sort(allowed)
-		mux.HandleFunc(route.path, methodNotAllowed(allowed))
+		handleFunc(route.path, methodNotAllowed(allowed))
 	}
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+	handleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, r, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path, "")
 	})
 
 	if s.mesos != nil {
 		// Mesos clients use both the short paths and the /master/ ones.
 		for _, prefix := range []string{"", "/master"} {
-			mux.HandleFunc(prefix+"/api/v1/scheduler", s.scheduler)
-			mux.HandleFunc(prefix+"/api/v1", s.operator)
+			handleFunc(prefix+"/api/v1/scheduler", s.scheduler)
+			handleFunc(prefix+"/api/v1", s.operator)
 		}
-		mux.HandleFunc("GET /master/state", s.masterState)
-		mux.HandleFunc("GET /master/state.json", s.masterState)
-		mux.HandleFunc("GET /master/redirect", s.masterRedirect)
-		mux.HandleFunc("GET /master/redirect/", s.masterRedirect)
+		handleFunc("GET /master/state", s.masterState)
+		handleFunc("GET /master/state.json", s.masterState)
+		handleFunc("GET /master/redirect", s.masterRedirect)
+		handleFunc("GET /master/redirect/", s.masterRedirect)
 	}
 
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+	handleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
 	if cfg.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
+		handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
 			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError),
 		}))
 	} else {
-		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		handleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 			writeErrorBody(w, r, http.StatusNotFound, "metrics are not enabled on this node", "")
 		})
 	}
 	// "/" takes every method: a "GET /" pattern would conflict with "/v1/".
-	mux.Handle("/", dashboardHandler())
+	handle("/", dashboardHandler())
 
 	var h http.Handler = mux
 	h = compressDashboard(h)
 	h = s.followLeader(h)
+	h = s.authenticate(h)
 	h = s.limitBody(h)
 	if cfg.Registerer != nil {
 		h = newHTTPMetrics(cfg.Registerer).wrap(h)
