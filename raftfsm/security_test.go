@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -122,5 +123,20 @@ func TestSecretsAndCredentialsSurviveASnapshotAndCountInTheDigest(t *testing.T) 
 	}
 	if got := len(after.Credentials(CredentialJoin)); got != 1 {
 		t.Errorf("restored %d join tokens, want 1 (the kind index rebuilt)", got)
+	}
+}
+
+// A new leader's snapshot stays readable by a server not yet upgraded for
+// as long as the log is older than version 3.
+func TestASnapshotBeforeLogVersion3KeepsTheOlderHeader(t *testing.T) {
+	for _, c := range []struct{ log, want int }{{2, 3}, {3, snapshotVersion}} {
+		a := newApplierAt(t, c.log)
+		var h snapshotHeader
+		if err := json.NewDecoder(snapshotOf(t, a.fsm)).Decode(&h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Version != c.want {
+			t.Errorf("log version %d: snapshot header version %d, want %d", c.log, h.Version, c.want)
+		}
 	}
 }

@@ -61,7 +61,7 @@ func (s *fsmSnapshot) encode(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	v := s.view
-	if err := enc.Encode(snapshotHeader{Version: snapshotVersion, ClusterID: v.ClusterID(), Index: v.Index(), LogVersion: logVersionOf(v)}); err != nil {
+	if err := enc.Encode(snapshotHeader{Version: headerVersion(v), ClusterID: v.ClusterID(), Index: v.Index(), LogVersion: logVersionOf(v)}); err != nil {
 		return err
 	}
 	for _, n := range v.Nodes() {
@@ -100,6 +100,17 @@ func (s *fsmSnapshot) encode(w io.Writer) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// headerVersion is the oldest snapshot version that holds v: until the log
+// reaches version 3 there are no secrets or credentials, and a version 3
+// header lets a server not yet upgraded (in a rolling upgrade) restore the
+// snapshot a new leader sends it.
+func headerVersion(v *View) int {
+	if v.LogVersion() < 3 {
+		return 3
+	}
+	return snapshotVersion
 }
 
 // logVersionOf is the view's raised log version, 0 for version 1 (so a
