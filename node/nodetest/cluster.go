@@ -410,6 +410,22 @@ func (c *Cluster) Kill(t *testing.T, i int) {
 	}
 }
 
+// WaitExited waits up to timeout for node i's process to exit on its own
+// (a node that left), and reaps it.
+func (c *Cluster) WaitExited(t *testing.T, i int, timeout time.Duration) {
+	t.Helper()
+	n := c.Node(i)
+	c.mu.Lock()
+	p := n.proc
+	c.mu.Unlock()
+	if p == nil {
+		t.Fatalf("nodetest: node %d was never started", i)
+	}
+	if !waitExit(p, timeout) {
+		t.Fatalf("nodetest: node %d still runs after %v", i, timeout)
+	}
+}
+
 // Stop sends SIGTERM to node i (a graceful leave, by default) and waits up
 // to 30 s for it to exit.
 func (c *Cluster) Stop(t *testing.T, i int) {

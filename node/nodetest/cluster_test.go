@@ -400,7 +400,8 @@ func TestTheOnlyVoterNeverLeavesTheCluster(t *testing.T) {
 		_, err := c.Status(leader.Index)
 		return err != nil
 	})
-	c.Kill(t, leader.Index) // reap it; it already exited
+	// It exits on its own once it has left; a SIGKILL could find it gone.
+	c.WaitExited(t, leader.Index, 20*time.Second)
 	c.Restart(t, leader.Index)
 	c.Eventually(t, "the same cluster is back with both nodes ready", 30*time.Second, func() bool {
 		st, err := c.Status(leader.Index)
