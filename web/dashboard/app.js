@@ -636,17 +636,9 @@
   function renderNodes() {
     const tb = $("nodes-table").tBodies[0];
     $("nodes-count").textContent = state.nodes.length ? String(state.nodes.length) : "";
-    const nodes = filteredNodes();
-    const pages = Math.max(1, Math.ceil(nodes.length / NODE_PAGE_SIZE));
-    state.nodePage = Math.min(state.nodePage, pages - 1);
-    const start = state.nodePage * NODE_PAGE_SIZE;
-    const shown = nodes.slice(start, start + NODE_PAGE_SIZE);
-    $("node-page-info").textContent = nodes.length
-      ? fmtNum(start + 1, 0) + "–" + fmtNum(start + shown.length, 0) + " of " + fmtNum(nodes.length, 0) +
-        (nodes.length !== state.nodes.length ? " (of " + fmtNum(state.nodes.length, 0) + ")" : "")
-      : "0 of " + fmtNum(state.nodes.length, 0);
-    $("node-prev").disabled = state.nodePage === 0;
-    $("node-next").disabled = state.nodePage >= pages - 1;
+    const pg = pageOf(filteredNodes(), state.nodes.length, state.nodePage, NODE_PAGE_SIZE, "node-page-info", "node-prev", "node-next");
+    state.nodePage = pg.page;
+    const shown = pg.shown;
     if (!shown.length) {
       tb.replaceChildren(emptyRow(9, state.nodes.length ? "No node matches the filter." : "No nodes registered."));
       return;
@@ -873,18 +865,27 @@
     return out;
   }
 
+  // pageOf cuts page `page` (kept in range) of `size` items out of `items`
+  // (the filtered ones, of `total`), and updates the pager's info line and
+  // buttons.
+  function pageOf(items, total, page, size, infoID, prevID, nextID) {
+    const pages = Math.max(1, Math.ceil(items.length / size));
+    page = Math.min(page, pages - 1);
+    const start = page * size;
+    const shown = items.slice(start, start + size);
+    $(infoID).textContent = items.length
+      ? fmtNum(start + 1, 0) + "–" + fmtNum(start + shown.length, 0) + " of " + fmtNum(items.length, 0) +
+        (items.length !== total ? " (of " + fmtNum(total, 0) + ")" : "")
+      : "0 of " + fmtNum(total, 0);
+    $(prevID).disabled = page === 0;
+    $(nextID).disabled = page >= pages - 1;
+    return { page: page, shown: shown };
+  }
+
   function renderTasks() {
-    const tasks = filteredTasks();
-    const pages = Math.max(1, Math.ceil(tasks.length / PAGE_SIZE));
-    state.page = Math.min(state.page, pages - 1);
-    const start = state.page * PAGE_SIZE;
-    const shown = tasks.slice(start, start + PAGE_SIZE);
-    $("page-info").textContent = tasks.length
-      ? fmtNum(start + 1, 0) + "–" + fmtNum(start + shown.length, 0) + " of " + fmtNum(tasks.length, 0) +
-        (tasks.length !== state.tasks.length ? " (of " + fmtNum(state.tasks.length, 0) + ")" : "")
-      : "0 of " + fmtNum(state.tasks.length, 0);
-    $("page-prev").disabled = state.page === 0;
-    $("page-next").disabled = state.page >= pages - 1;
+    const pg = pageOf(filteredTasks(), state.tasks.length, state.page, PAGE_SIZE, "page-info", "page-prev", "page-next");
+    state.page = pg.page;
+    const shown = pg.shown;
 
     const tb = $("tasks-table").tBodies[0];
     if (!shown.length) {
