@@ -29,6 +29,16 @@ type Config struct {
 	AdvertiseAddr string
 	// Meta is the initial metadata; its NodeID defaults to NodeID.
 	Meta Meta
+	// Keys is the gossip keyring, primary first: the primary seals what this
+	// node sends and every key is tried on what it receives. Each is 16, 24
+	// or 32 bytes (AES-128, -192, -256). With keys, gossip that is
+	// plaintext or sealed with another key is dropped, packets and push/pull
+	// streams alike. Empty means unencrypted, which only --dev (bound to
+	// 127.0.0.1) and tests may use: anyone who reaches the port can then join
+	// and inject members. Change a running node's ring with SetKeys (or
+	// InstallKey, UseKey, RemoveKey); encryption itself cannot be switched
+	// on or off without a restart.
+	Keys [][]byte
 	// Logger receives memberlist's own logs at the level of their
 	// "[DEBUG]"/"[INFO]"/"[WARN]"/"[ERR]" prefix; nil discards them.
 	Logger *slog.Logger
@@ -97,11 +107,14 @@ func (c *Config) validate() error {
 	if _, err := c.Meta.Encode(); err != nil {
 		return fmt.Errorf("gossip config: %w", err)
 	}
+	if err := checkKeys(c.Keys); err != nil {
+		return fmt.Errorf("gossip config: %w", err)
+	}
 	return nil
 }
 
 // memberlistConfig translates a validated Config; delegates are set by New.
-func (c Config) memberlistConfig(logger *slog.Logger) *memberlist.Config {
+func (c Config) memberlistConfig(logger *slog.Logger) (*memberlist.Config, error) {
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = c.NodeID
 	mc.BindAddr = c.BindAddr
@@ -115,5 +128,15 @@ func (c Config) memberlistConfig(logger *slog.Logger) *memberlist.Config {
 	mc.TCPTimeout = c.TCPTimeout
 	mc.LogOutput = nil
 	mc.Logger = log.New(slogWriter{logger}, "", 0)
-	return mc
+	ring, err := newKeyring(c.Keys)
+	if err != nil {
+		return nil, err
+	}
+	mc.Keyring = ring
+	// Both true is memberlist's default already; they are what makes a
+	// keyring a gate rather than an option (false is only for switching a
+	// running cluster to encryption, which clusterd does not do).
+	mc.GossipVerifyIncoming = true
+	mc.GossipVerifyOutgoing = true
+	return mc, nil
 }

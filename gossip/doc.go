@@ -1,7 +1,7 @@
 // Package gossip owns cluster membership over memberlist: who is alive,
 // their addresses and the small metadata each node gossips about itself
-// (Meta), and join/update/fail/leave events. Only node imports it, and it
-// imports nothing of clusterd.
+// (Meta), join/update/fail/leave events, and the keyring that encrypts
+// gossip. Only node imports it, and it imports nothing of clusterd.
 //
 // It must not carry large state: memberlist metadata is at most 512 bytes,
 // and everything else travels through Raft.
@@ -13,6 +13,43 @@
 // data dir is from cluster A can never pull cluster B into it; Join reports
 // that as a *ClusterMismatchError. A node without a cluster id (a new one)
 // may join anyone and then calls SetClusterID.
+//
+// # Encryption
+//
+// With Config.Keys set, memberlist seals every UDP packet and every TCP
+// push/pull stream with AES-GCM under the ring's primary key, and opens
+// what arrives with each key of the ring in turn. Anything that opens with
+// none of them, plaintext included, is dropped and logged by memberlist
+// ("Decrypt packet failed", "remote state is not encrypted"): a process
+// without the key can neither join, nor announce members, nor read the
+// members' addresses and metadata. Join reports such a refusal as a
+// *KeyMismatchError saying which side lacks what. The cluster's keys live in
+// the replicated state; the node hands them to gossip. Without keys gossip
+// is unencrypted and open to anyone who reaches its port: only --dev (bound
+// to 127.0.0.1) and tests run that way, and encryption cannot be switched on
+// or off without restarting Membership.
+//
+// # Rotating the gossip key
+//
+// A running cluster changes its key in three rounds, each finished on every
+// node before the next starts (as Consul and Serf do it):
+//
+//  1. InstallKey(new) on every node: each can now read the new key and still
+//     sends with the old one.
+//  2. UseKey(new) on every node: they switch to sending with the new key one
+//     by one; the others read it thanks to round 1, and the switched ones
+//     still read the old key from those not switched yet.
+//  3. RemoveKey(old) on every node: nobody sends with it any more.
+//
+// Skipping ahead (using a key some node lacks, removing a key some node still
+// sends with) makes those nodes unreadable to each other, and the failure
+// detector declares them dead within seconds. The node follows the
+// replicated keyring with SetKeys, which makes one node's ring equal to the
+// list in a safe order (install, use, remove); whoever changes that list
+// must still change it in the three rounds above (add the new key; make it
+// first; drop the old one), each once it reached every node. A node that was
+// down during a rotation and holds only a removed key can no longer join:
+// give it the current key.
 //
 // # Time to declare a crashed node dead (DefaultConfig)
 //

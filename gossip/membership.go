@@ -35,6 +35,9 @@ type Membership struct {
 	refusals  []refusal          // peers refused for another cluster id
 	deadAfter time.Duration      // how long departed members stay listed
 
+	ring  *memberlist.Keyring // nil when unencrypted; set once by New
+	keyMu sync.Mutex          // serializes key changes, so SetKeys is one step
+
 	shutdown sync.Once
 }
 
@@ -73,7 +76,10 @@ func New(cfg Config) (*Membership, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	mc := cfg.memberlistConfig(logger)
+	mc, err := cfg.memberlistConfig(logger)
+	if err != nil {
+		return nil, err
+	}
 	m := &Membership{
 		cfg:       cfg,
 		logger:    logger,
@@ -81,6 +87,7 @@ func New(cfg Config) (*Membership, error) {
 		meta:      cfg.Meta,
 		members:   make(map[string]*member),
 		deadAfter: mc.GossipToTheDeadTime,
+		ring:      mc.Keyring,
 	}
 	d := &delegate{m: m}
 	mc.Delegate = d
@@ -184,7 +191,9 @@ func (m *Membership) SetClusterID(id string) {
 // once, and merges their view of the cluster. It returns how many it
 // reached; it fails only when none could be joined, naming each peer and why.
 // When every reachable peer belongs to another cluster the error is a
-// *ClusterMismatchError.
+// *ClusterMismatchError; when every one refused for want of a shared gossip
+// key (some perhaps of another cluster too), it is or wraps a
+// *KeyMismatchError.
 func (m *Membership) Join(peers []string) (int, error) {
 	if len(peers) == 0 {
 		return 0, fmt.Errorf("join gossip: no peer address given")
@@ -210,6 +219,7 @@ func (m *Membership) Join(peers []string) (int, error) {
 	contacted := 0
 	var reasons []string
 	var mismatches []*ClusterMismatchError
+	var keyMismatches []*KeyMismatchError
 	for i, r := range results {
 		contacted += r.n
 		if r.err == nil {
@@ -218,6 +228,11 @@ func (m *Membership) Join(peers []string) (int, error) {
 		if mm := m.mismatch(addrs[i], r.err); mm != nil {
 			mismatches = append(mismatches, mm)
 			reasons = append(reasons, mm.Error())
+			continue
+		}
+		if km := m.keyMismatch(addrs[i], r.err); km != nil {
+			keyMismatches = append(keyMismatches, km)
+			reasons = append(reasons, km.Error())
 			continue
 		}
 		reasons = append(reasons, fmt.Sprintf("%s: %s", addrs[i], flatten(r.err)))
@@ -230,6 +245,15 @@ func (m *Membership) Join(peers []string) (int, error) {
 	}
 	if len(mismatches) == len(addrs) {
 		return 0, mismatches[0]
+	}
+	// A key refusal is the one to act on, even beside another cluster's.
+	if len(keyMismatches) > 0 && len(keyMismatches)+len(mismatches) == len(addrs) {
+		if len(reasons) == 1 {
+			return 0, keyMismatches[0]
+		}
+		first := keyMismatches[0].Error()
+		others := slices.DeleteFunc(slices.Clone(reasons), func(r string) bool { return r == first })
+		return 0, fmt.Errorf("%w; and %s", keyMismatches[0], strings.Join(others, "; "))
 	}
 	return 0, fmt.Errorf("join gossip through %s: %s: is clusterd running there, and is its gossip port (%d/tcp+udp) open? (give the gossip port, not the HTTP or Raft port)",
 		strings.Join(addrs, ", "), strings.Join(reasons, "; "), DefaultPort)
