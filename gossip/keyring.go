@@ -57,7 +57,8 @@ func newKeyring(keys [][]byte) (*memberlist.Keyring, error) {
 	return ring, nil
 }
 
-// keyring is memberlist's keyring, or ErrUnencrypted. Callers hold keyMu.
+// keyring is memberlist's keyring, or ErrUnencrypted. m.ring is set once by
+// New; keyMu, not this, keeps key changes from interleaving.
 func (m *Membership) keyring() (*memberlist.Keyring, error) {
 	if m.ring == nil {
 		return nil, ErrUnencrypted
