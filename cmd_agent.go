@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -163,7 +164,8 @@ func nodeConfig(c *cli.Context, bootstrap bool) (node.Config, error) {
 		return cfg, usageErrorf("--bootstrap-expect %d: name the other machines to find (clusterd join --bootstrap-expect %d IP1 IP2 ...)", cfg.BootstrapExpect, cfg.BootstrapExpect)
 	}
 	if c.Bool("dev") {
-		cfg.Dev, cfg.Bootstrap = true, true
+		// Loopback only (checked below), so the API needs no token.
+		cfg.Dev, cfg.Bootstrap, cfg.NoAuth = true, true, true
 		for _, f := range []string{"bind", "advertise"} {
 			if !c.IsSet(f) {
 				continue
@@ -185,6 +187,12 @@ func nodeConfig(c *cli.Context, bootstrap bool) (node.Config, error) {
 	}
 	return cfg, nil
 }
+
+// adminTokenPath is where the server that created a cluster keeps its
+// first admin token.
+func adminTokenPath(dataDir string) string { return filepath.Join(dataDir, node.AdminTokenFile) }
+
+func defaultDataDir() string { return node.DefaultConfig().DataDir }
 
 func parseAttributes(kvs []string) (map[string]string, error) {
 	attrs := map[string]string{}
@@ -268,7 +276,7 @@ func runNode(c *cli.Context, bootstrap bool) error {
 		case cfg.Dev:
 			printDevBanner(out, info.HTTPURL, cfg.DataDir)
 		case bootstrap:
-			printInitBanner(out, info.HTTPURL, info.ClusterID, info.NodeID, info.Bootstrapped)
+			printInitBanner(out, info.HTTPURL, info.ClusterID, info.NodeID, info.Bootstrapped, info.AdminToken, cfg.DataDir)
 		default:
 			logger.Info("node ready", "url", info.HTTPURL, "node", info.NodeID, "cluster", info.ClusterID)
 		}

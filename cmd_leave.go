@@ -91,10 +91,10 @@ func leaveTargets(ctx context.Context, env *clientEnv) (self api.Node, others []
 			peers++
 		case n.Leader:
 			peers++
-			leader = append(leader, client.New("http://"+n.Address))
+			leader = append(leader, env.clientOf(n.Address))
 		default:
 			peers++
-			rest = append(rest, client.New("http://"+n.Address))
+			rest = append(rest, env.clientOf(n.Address))
 		}
 	}
 	return self, append(leader, rest...), peers, nil

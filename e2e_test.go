@@ -51,6 +51,9 @@ type server struct {
 	addr string
 	cmd  *exec.Cmd
 	out  *os.File
+	// dataDir is the node's --data-dir (none for --dev): the CLI finds the
+	// admin token there, as root on a server does.
+	dataDir string
 }
 
 // start runs `clusterd ARGS...` with free ports and waits until it prints
@@ -70,6 +73,11 @@ func start(t *testing.T, bin string, httpPort int, args ...string) *server {
 		t.Fatal(err)
 	}
 	s := &server{t: t, bin: bin, addr: fmt.Sprintf("http://127.0.0.1:%d", httpPort), cmd: cmd, out: logf}
+	for i, a := range args {
+		if a == "--data-dir" && i+1 < len(args) {
+			s.dataDir = args[i+1]
+		}
+	}
 	t.Cleanup(func() {
 		if s.cmd.ProcessState == nil {
 			_ = s.cmd.Process.Kill()
@@ -92,6 +100,7 @@ func (s *server) cli(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.bin, append([]string{"--addr", s.addr}, args...)...)
+	cmd.Env = append(cliEnv(s.t), "CLUSTERD_DATA_DIR="+s.dataDir)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -99,6 +108,19 @@ func (s *server) cli(args ...string) (string, error) {
 		return stdout.String() + stderr.String(), err
 	}
 	return stdout.String(), nil
+}
+
+// cliEnv is this process's environment without CLUSTERD_ settings and with
+// a config dir of its own, so the CLI under test finds neither the
+// developer's saved credentials nor their address.
+func cliEnv(t *testing.T) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CLUSTERD_") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "XDG_CONFIG_HOME="+filepath.Join(t.TempDir(), "config"))
 }
 
 func (s *server) mustCLI(args ...string) string {

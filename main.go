@@ -129,6 +129,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			initCommand(),
 			joinCommand(),
 			leaveCommand(),
+			loginCommand(),
+			logoutCommand(),
+			tokenCommand(),
 			statusCommand(),
 			nodesCommand(),
 			jobsCommand(),
@@ -170,6 +173,10 @@ func clientFlags(global bool) []cli.Flag {
 		Name:  "addr",
 		Usage: "HTTP address of any clusterd node (followers redirect to the leader)",
 	}
+	token := &cli.StringFlag{
+		Name:  "token",
+		Usage: "API token (cdk1-...); default: the one 'clusterd login' saved, or, as root on a server, its admin.token",
+	}
 	output := &cli.StringFlag{
 		Name:    "output",
 		Aliases: []string{"o"},
@@ -177,12 +184,13 @@ func clientFlags(global bool) []cli.Flag {
 	}
 	if global {
 		addr.Value, addr.EnvVars = defaultAddr, []string{"CLUSTERD_ADDR"}
+		token.EnvVars = []string{"CLUSTERD_TOKEN"}
 		output.Value, output.EnvVars = "table", []string{"CLUSTERD_OUTPUT"}
 	} else {
 		addr.DefaultText = "global --addr, $CLUSTERD_ADDR or " + defaultAddr
 		output.DefaultText = "global --output, $CLUSTERD_OUTPUT or table"
 	}
-	return []cli.Flag{addr, output}
+	return []cli.Flag{addr, token, output}
 }
 
 // lookupString returns the first non-empty value of a flag from the
@@ -215,17 +223,18 @@ func nowOf(c *cli.Context) time.Time {
 // clientEnv is what every client command needs.
 type clientEnv struct {
 	c      *client.Client
+	token  string // what c sends; clients of other nodes send it too
 	json   bool
 	stdout io.Writer
 	stderr io.Writer
 }
 
 func newClientEnv(c *cli.Context) (*clientEnv, error) {
-	addr := lookupString(c, "addr")
-	if addr == "" {
-		addr = defaultAddr
+	addr, token, err := clientCredentials(c)
+	if err != nil {
+		return nil, err
 	}
-	env := &clientEnv{c: client.New(addr), stdout: c.App.Writer, stderr: c.App.ErrWriter}
+	env := &clientEnv{c: client.New(addr).WithToken(token), token: token, stdout: c.App.Writer, stderr: c.App.ErrWriter}
 	switch out := lookupString(c, "output"); out {
 	case "", "table":
 	case "json":

@@ -795,9 +795,14 @@ Press Ctrl-C to stop.
 `, dataDir, httpURL, exampleJob, cmd, cmd, cmd)
 }
 
-func printInitBanner(w io.Writer, httpURL, clusterID, nodeID string, bootstrapped bool) {
+func printInitBanner(w io.Writer, httpURL, clusterID, nodeID string, bootstrapped bool, adminToken, dataDir string) {
 	if bootstrapped {
 		fmt.Fprintf(w, "Created cluster %s; this node (%s) is its first member.\n", clusterID, nodeID)
+		if adminToken != "" {
+			fmt.Fprintf(w, "\nAdmin token (shown once; root on this machine also finds it in %s):\n\n  %s\n\n"+
+				"Use it with --token, CLUSTERD_TOKEN or 'clusterd login', and make tokens of less scope with\n'clusterd token create --scope read|write'.\n\n",
+				adminTokenPath(dataDir), adminToken)
+		}
 	} else {
 		fmt.Fprintf(w, "Resumed cluster %s from the data dir; this node is %s (no new cluster was created).\n", clusterID, nodeID)
 	}
@@ -999,6 +1004,7 @@ type outcome struct {
 	Node        string                  `json:"node,omitempty"` // id
 	NodeName    string                  `json:"node_name,omitempty"`
 	Framework   string                  `json:"framework,omitempty"`
+	Token       string                  `json:"token,omitempty"` // an API token's id
 	Role        string                  `json:"role,omitempty"`
 	State       string                  `json:"state,omitempty"` // where it stands now: "draining", "drained", "leaving", "left"
 	ActiveTasks *int                    `json:"active_tasks,omitempty"`

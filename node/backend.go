@@ -408,6 +408,9 @@ func (b *backend) remoteLog(ctx context.Context, v *raftfsm.View, t *raftfsm.Tas
 	if err != nil {
 		return nil, err
 	}
+	if tok := web.TokenFrom(ctx); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok) // the agent checks the user's token too
+	}
 	resp, err := b.n.peer.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("read %s of task %q from node %s (%s): %w", stream, t.ID, nd.Name, nd.HTTPAddr, err)

@@ -13,6 +13,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/clusterd/clusterd/node/pki"
 	"github.com/clusterd/clusterd/web/api"
 )
 
@@ -68,6 +69,14 @@ type Config struct {
 	// Dev marks a throwaway --dev node (for display only; the CLI sets up
 	// the temp dir and loopback binding).
 	Dev bool
+	// NoAuth serves the API without checking tokens. Only --dev sets it,
+	// and only a node bound to loopback may: anyone who can reach an
+	// unauthenticated API can run any command on every machine.
+	NoAuth bool
+	// AdminToken is the admin token a new cluster gets (cdk1-...), when
+	// the caller chose it; empty: the node makes one when it creates the
+	// cluster (ReadyInfo.AdminToken).
+	AdminToken string
 
 	// Isolator is "auto", "process", "systemd" or "cgroupfs".
 	Isolator string
@@ -165,6 +174,14 @@ func (c *Config) Validate() error {
 	for name, p := range map[string]int{"--http-port": c.HTTPPort, "--raft-port": c.RaftPort, "--gossip-port": c.GossipPort} {
 		if p < 0 || p > 65535 {
 			return fmt.Errorf("%s %d: must be between 0 and 65535", name, p)
+		}
+	}
+	if c.NoAuth && !net.ParseIP(c.Bind).IsLoopback() {
+		return fmt.Errorf("an API without authentication may only listen on loopback, not %s: drop --dev, or bind 127.0.0.1", c.Bind)
+	}
+	if c.AdminToken != "" {
+		if _, err := pki.ParseAPIToken(c.AdminToken); err != nil {
+			return fmt.Errorf("admin token: %w", err)
 		}
 	}
 	switch c.Isolator {

@@ -90,7 +90,7 @@ func (c *controlPlane) taskKnown(ctx context.Context, id string) (bool, error) {
 	if c.n.hasReplica() {
 		return c.n.fsm.View().Task(id) != nil, nil
 	}
-	err := c.peer.do(ctx, "GET", "/v1/tasks/"+url.PathEscape(id), nil, nil)
+	err := c.peer.do(ctx, "GET", "/v1/internal/tasks/"+url.PathEscape(id), nil, nil)
 	if err == nil {
 		return true, nil
 	}

@@ -160,6 +160,7 @@ func (n *Node) runLeader(ctx context.Context) {
 	l := newLeaderLoop(n, st, allocator.New(cfg))
 	l.raiseLogVersion()
 	l.ensureClusterSecrets()
+	l.ensureAdminToken()
 	l.mu.Lock()
 	l.rebuild()
 	l.recovering = true

@@ -44,6 +44,7 @@ func (l *leaderLoop) checkMembership(now time.Time) {
 	l.manageVoters(now, members)
 	l.raiseLogVersion()
 	l.ensureClusterSecrets()
+	l.ensureAdminToken()
 }
 
 // checkAgents marks agents down whose gossip membership failed for longer

@@ -23,6 +23,7 @@ import (
 
 	"github.com/clusterd/clusterd/gossip"
 	"github.com/clusterd/clusterd/isolate"
+	"github.com/clusterd/clusterd/node/pki"
 	"github.com/clusterd/clusterd/raftfsm"
 	"github.com/clusterd/clusterd/web"
 	"github.com/clusterd/clusterd/web/api"
@@ -34,6 +35,9 @@ type ReadyInfo struct {
 	NodeID       string
 	ClusterID    string
 	Bootstrapped bool // this start created the cluster
+	// AdminToken is the new cluster's admin token, when this start created
+	// the cluster (print it once: the cluster keeps only its hash).
+	AdminToken string
 }
 
 // Node is one running clusterd.
@@ -67,6 +71,14 @@ type Node struct {
 	// applied carries apply results to the leader loop (see apply).
 	leaderMu sync.Mutex
 	leader   *leaderState // non-nil while this node leads
+
+	// initialAdminToken is the admin token the leader stores when the
+	// cluster has none (see ensureAdminToken).
+	initialAdminToken *pki.APIToken
+	// tokens checks API tokens (nil with NoAuth).
+	tokens *tokenChecker
+	// authFailures limits token guesses through /v1/internal/authenticate.
+	authFailures web.FailureLimiter
 }
 
 // New validates the configuration and prepares a node; Run starts it.
@@ -151,6 +163,18 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 		return err
 	}
 	n.raft = parts
+	if n.cfg.AdminToken != "" {
+		t, _ := pki.ParseAPIToken(n.cfg.AdminToken) // checked by Validate
+		n.initialAdminToken = &t
+	} else if bootstrapped && !n.cfg.NoAuth {
+		t, err := pki.NewAPIToken(rand.Reader)
+		if err != nil {
+			ln.Close()
+			parts.close()
+			return fmt.Errorf("admin token: %w", err)
+		}
+		n.initialAdminToken = &t
+	}
 	// Raft runs (and reports) from here; see metrics_gometrics.go.
 	defer attachGometrics(n.metrics.gometrics)()
 	if err := n.startGossip(); err != nil {
@@ -160,9 +184,14 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	}
 	defer n.gossip.Shutdown()
 
+	webCfg := web.Config{Backend: &backend{n: n}, Mesos: &mesosBackend{n: n},
+		Gatherer: n.registry, Registerer: n.registry, Logger: n.log.With("component", "http")}
+	if !n.cfg.NoAuth {
+		n.tokens = &tokenChecker{n: n, saved: n.loadCredentialsCache()}
+		webCfg.Auth = n.tokens
+	}
 	srv := &http.Server{
-		Handler: n.internalHandler(web.NewHandler(web.Config{Backend: &backend{n: n}, Mesos: &mesosBackend{n: n},
-			Gatherer: n.registry, Registerer: n.registry, Logger: n.log.With("component", "http")})),
+		Handler: n.internalHandler(web.NewHandler(webCfg), webCfg.Auth),
 		// No slowloris: headers must arrive within 10 s and fit in 64 KiB,
 		// an idle keep-alive connection is closed after 2 minutes; bodies
 		// have their own stall and total limits (web's limitBody).
@@ -203,9 +232,17 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	go func() { defer wg.Done(); n.bootstrapExpect(runCtx) }()
 	go func() { defer wg.Done(); n.watchClusterID(runCtx) }()
 	go func() { defer wg.Done(); n.drainGossipEvents(runCtx) }()
+	if n.tokens != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.keepCredentialsCache(runCtx) }()
+	}
 
 	if ready != nil {
-		ready(ReadyInfo{HTTPURL: "http://" + n.httpAddr, NodeID: n.id, ClusterID: n.waitClusterID(runCtx, 2*time.Second), Bootstrapped: bootstrapped})
+		info := ReadyInfo{HTTPURL: "http://" + n.httpAddr, NodeID: n.id, ClusterID: n.waitClusterID(runCtx, 2*time.Second), Bootstrapped: bootstrapped}
+		if bootstrapped && n.initialAdminToken != nil {
+			info.AdminToken = n.initialAdminToken.String()
+		}
+		ready(info)
 	}
 	n.log.Info("clusterd node started", "id", n.id, "http", n.httpAddr, "raft", parts.transport.LocalAddr(), "isolator", iso.Name())
 

@@ -38,6 +38,9 @@ func startNodeCtl(t testing.TB, change func(*Config)) (*Node, func()) {
 	cfg.Bootstrap = true
 	cfg.Isolator = "process"
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Tests of the API's tokens turn this off (auth_test.go); the rest
+	// talk to the node as --dev does.
+	cfg.NoAuth = true
 	if change != nil {
 		change(&cfg)
 	}

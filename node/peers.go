@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/clusterd/clusterd/gossip"
+	"github.com/clusterd/clusterd/web"
 	"github.com/clusterd/clusterd/web/api"
 )
 
@@ -117,11 +118,21 @@ func (c *peerClient) doOne(ctx context.Context, addr, method, path string, body 
 		return err
 	}
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	// A request made for a user's (the cluster status an agent-only node
+	// fetches) carries the user's token.
+	if tok := web.TokenFrom(ctx); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized && c.n.tokens != nil {
+		if tok := web.TokenFrom(ctx); tok != "" {
+			c.n.tokens.forget(tok)
+		}
+	}
 	if resp.StatusCode >= 300 {
 		var eb api.ErrorBody
 		_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&eb)

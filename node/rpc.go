@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/clusterd/clusterd/raftfsm"
+	"github.com/clusterd/clusterd/web"
 	"github.com/clusterd/clusterd/web/api"
 )
 
@@ -22,15 +23,20 @@ import (
 //
 //	POST /v1/internal/commands   an encoded command an agent wants committed
 //	GET  /v1/internal/tasks      blocking query: an agent's active tasks after an index
+//	GET  /v1/internal/tasks/ID   200 when the cluster still lists the task, else 404
 //	POST /v1/internal/leave      the leader takes a node out of the cluster
+//	POST /v1/internal/authenticate  what an API token grants, for a node without a replica
 //	POST /v1/agent/leave         this node leaves the cluster and exits
-func (n *Node) internalHandler(public http.Handler) http.Handler {
+func (n *Node) internalHandler(public http.Handler, auth web.Authenticator) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/internal/commands", n.handleCommand)
 	mux.HandleFunc("GET /v1/internal/tasks", n.handleTaskWatch)
 	mux.HandleFunc("POST /v1/internal/leave", n.handleRemoveNode)
 	mux.HandleFunc("POST /v1/internal/usage", n.handleUsage)
-	mux.HandleFunc("POST /v1/agent/leave", n.handleLeave)
+	mux.HandleFunc("POST /v1/internal/authenticate", n.handleAuthenticate)
+	mux.HandleFunc("GET /v1/internal/tasks/{id}", n.handleTaskKnown)
+	// Making a node leave is an operator's change: it needs a write token.
+	mux.Handle("POST /v1/agent/leave", web.Guard(auth, web.ScopeWrite, http.HandlerFunc(n.handleLeave)))
 	mux.Handle("/", public)
 	return mux
 }
@@ -61,6 +67,18 @@ func (n *Node) handleCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeRPC(w, map[string]uint64{"index": index})
+}
+
+func (n *Node) handleTaskKnown(w http.ResponseWriter, r *http.Request) {
+	if !n.hasReplica() {
+		writeRPCError(w, r, n.notLeader())
+		return
+	}
+	if n.fsm.View().Task(r.PathValue("id")) == nil {
+		writeRPCStatus(w, http.StatusNotFound, api.ErrorBody{Error: "task not found"})
+		return
+	}
+	writeRPC(w, map[string]bool{"known": true})
 }
 
 func (n *Node) handleTaskWatch(w http.ResponseWriter, r *http.Request) {

@@ -60,4 +60,11 @@ type Backend interface {
 	// replicated state changes (coalesced: a slow reader sees the latest
 	// index, not every one), until ctx is done.
 	Subscribe(ctx context.Context) <-chan api.Event
+
+	// Tokens lists the API tokens (never their secrets); CreateToken makes
+	// one and returns it with its secret, the only time it is shown;
+	// RevokeToken deletes one: it stops working at once.
+	Tokens(ctx context.Context) ([]api.Token, error)
+	CreateToken(ctx context.Context, req api.TokenRequest) (api.Token, error)
+	RevokeToken(ctx context.Context, id string) error
 }

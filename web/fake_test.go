@@ -40,6 +40,8 @@ type fakeBackend struct {
 	forced   bool
 	// operatorCalls are the node calls fakeOperator got: "DRAIN_AGENT n-1".
 	operatorCalls []string
+	// tokens are the API tokens, by id.
+	tokens map[string]api.Token
 }
 
 func newFakeBackend() *fakeBackend {
@@ -421,4 +423,36 @@ func (f *fakeBackend) nodeState(id string) string {
 		}
 	}
 	return ""
+}
+
+func (f *fakeBackend) Tokens(ctx context.Context) ([]api.Token, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []api.Token{}
+	for _, t := range f.tokens {
+		out = append(out, t)
+	}
+	return out, f.err
+}
+
+func (f *fakeBackend) CreateToken(ctx context.Context, req api.TokenRequest) (api.Token, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tokens == nil {
+		f.tokens = map[string]api.Token{}
+	}
+	t := api.Token{ID: fmt.Sprintf("t%d", len(f.tokens)+1), Scope: req.Scope, Name: req.Name}
+	f.tokens[t.ID] = t
+	t.Secret = "cdk1-" + t.ID + "-secret"
+	return t, f.err
+}
+
+func (f *fakeBackend) RevokeToken(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.tokens[id]; !ok {
+		return api.ErrNotFound
+	}
+	delete(f.tokens, id)
+	return f.err
 }

@@ -56,6 +56,10 @@ type server struct {
 	auth Authenticator
 	// patterns are the mux's patterns, as registered.
 	patterns []string
+	// failures limits how many refused credentials a client may try.
+	failures FailureLimiter
+	// now is the clock of the failure limiter (tests set it).
+	now func() time.Time
 }
 
 func newServer(cfg Config) *server {
@@ -75,6 +79,7 @@ func newServer(cfg Config) *server {
 		pollInterval: 200 * time.Millisecond,
 		bodyStall:    30 * time.Second,
 		bodyTotal:    2 * time.Minute,
+		now:          time.Now,
 	}
 }
 
@@ -115,6 +120,11 @@ func (s *server) handler(cfg Config) http.Handler {
 		{"/v1/tasks/{id}/kill", map[string]http.HandlerFunc{"POST": s.killTask}},
 		{"/v1/tasks/{id}/logs", map[string]http.HandlerFunc{"GET": s.taskLogs}},
 		{"/v1/events", map[string]http.HandlerFunc{"GET": s.events}},
+		{"/v1/login", map[string]http.HandlerFunc{"POST": s.login}},
+		{"/v1/logout", map[string]http.HandlerFunc{"POST": s.logout}},
+		{"/v1/whoami", map[string]http.HandlerFunc{"GET": s.whoami}},
+		{"/v1/tokens", map[string]http.HandlerFunc{"GET": s.listTokens, "POST": s.createToken}},
+		{"/v1/tokens/{id}", map[string]http.HandlerFunc{"DELETE": s.revokeToken}},
 	}
 	for _, route := range api {
 		allowed := make([]string, 0, len(route.methods)+1)

@@ -117,6 +117,7 @@ type Cluster struct {
 	mu     sync.Mutex
 	nodes  []*Node
 	seen   map[string]bool // task ids seen in this cluster
+	token  string          // the admin token, once read (see Token)
 	closed bool
 	dumped bool // logs were dumped for a failure already
 }
@@ -582,7 +583,12 @@ func (c *Cluster) findLeader() (*Node, string) {
 func (c *Cluster) CLI(t *testing.T, i int, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(c.bin, append([]string{"--addr", c.Node(i).Addr}, args...)...)
-	cmd.Env = nodeEnv()
+	// The admin token, as an operator would pass it, and a config dir of
+	// the cluster's own, so no credentials saved on this machine are used.
+	cmd.Env = append(nodeEnv(), "XDG_CONFIG_HOME="+filepath.Join(c.dir, "config"))
+	if tok := c.Token(); tok != "" {
+		cmd.Env = append(cmd.Env, "CLUSTERD_TOKEN="+tok)
+	}
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {

@@ -93,7 +93,8 @@ func (c *Cluster) CheckConvergence(t *testing.T) {
 // sorted by id and without ignoredFields, as canonical JSON.
 func (c *Cluster) localState(i int, path string) (string, error) {
 	hc := &http.Client{
-		Timeout: httpTimeout,
+		Timeout:   httpTimeout,
+		Transport: authTransport{c},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},

@@ -116,8 +116,15 @@ func TestDashboardOfAFollowerRunsAJobOnARealCluster(t *testing.T) {
 	follower := c.Node((leader.Index + 1) % 3)
 	ctx := dashboardBrowser(t)
 
+	// The follower's dashboard asks for a token; the admin token signs in
+	// (the session cookie then goes with every request, also those the
+	// follower passes on to the leader).
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(follower.Addr+"/"),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("login").hidden`),
+		chromedp.SetValue(chromedp.CSS("#login-token"), c.Token()),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		untilText("#who", "admin"),
 		untilText("#conn", "live"),
 		untilText("#nodes-count", "3"),
 		untilText("#h-leader", leader.Name),

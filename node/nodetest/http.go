@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +18,51 @@ import (
 // httpTimeout bounds every API request of the harness.
 const httpTimeout = 5 * time.Second
 
+// authTransport sends the cluster's admin token with every request,
+// redirected ones too (http.Client drops Authorization on a redirect to
+// another host, and a follower redirects to the leader's address).
+type authTransport struct{ c *Cluster }
+
+func (a authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if tok := a.c.Token(); tok != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+tok)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// HTTPClient is a client for the cluster's API that authenticates with the
+// admin token (once a leader has made one) and gives up after timeout.
+func (c *Cluster) HTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: authTransport{c}}
+}
+
+// adminTokenFile is node.AdminTokenFile: the harness drives the binary and
+// does not import the node package.
+const adminTokenFile = "admin.token"
+
+// Token is the cluster's admin token: read, once it exists, from the data
+// dir of the server whose leadership created it (AdminTokenFile). Empty
+// until then.
+func (c *Cluster) Token() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token != "" {
+		return c.token
+	}
+	for _, n := range c.nodes {
+		b, err := os.ReadFile(filepath.Join(n.DataDir, adminTokenFile))
+		if err == nil && len(bytes.TrimSpace(b)) > 0 {
+			c.token = string(bytes.TrimSpace(b))
+			break
+		}
+	}
+	return c.token
+}
+
 // get GETs path from node i, following redirects, into out.
 func (c *Cluster) get(i int, path string, timeout time.Duration, out any) error {
-	hc := &http.Client{Timeout: timeout}
+	hc := c.HTTPClient(timeout)
 	resp, err := hc.Get(c.Node(i).Addr + path)
 	if err != nil {
 		return fmt.Errorf("GET %s from node %d: %w", path, i, err)
@@ -83,7 +127,7 @@ func (c *Cluster) Submit(t *testing.T, i int, spec string) api.Job {
 	t.Helper()
 	var job api.Job
 	c.eventually(t, fmt.Sprintf("node %d accepts job %s", i, spec), 30*time.Second, func() (bool, string) {
-		hc := &http.Client{Timeout: httpTimeout}
+		hc := c.HTTPClient(httpTimeout)
 		req, err := http.NewRequest(http.MethodPost, c.Node(i).Addr+"/v1/jobs", bytes.NewReader([]byte(spec)))
 		if err != nil {
 			t.Fatalf("nodetest: Submit: %v", err)

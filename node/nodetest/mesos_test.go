@@ -3,6 +3,7 @@ package nodetest
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,9 +30,19 @@ func TestMesosFrameworkFollowsTheLeaderAndGetsItsUpdatesAfterAFailover(t *testin
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
+	// The framework gets a write token of its own, as an operator would
+	// give it one; without a token the scheduler API refuses it.
+	out, err := c.CLI(t, leader.Index, "token", "create", "--scope", "write", "--name", "survivor")
+	if err != nil {
+		t.Fatalf("token create: %v\n%s", err, out)
+	}
+	fwToken := strings.TrimSpace(out)
 	fi := mesosfw.FrameworkInfo("root", "survivor")
 	fi["failover_timeout"] = 120.0
-	s, err := mesosfw.Subscribe(ctx, follower.Addr, mesosfw.SubscribeCall(fi))
+	if _, err := mesosfw.Subscribe(ctx, follower.Addr, mesosfw.SubscribeCall(fi)); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("subscribe without a token: %v, want a 401", err)
+	}
+	s, err := mesosfw.Subscribe(ctx, follower.Addr, mesosfw.SubscribeCall(fi), mesosfw.WithBearer(fwToken))
 	if err != nil {
 		t.Fatalf("subscribe through a follower: %v", err)
 	}
@@ -86,12 +97,16 @@ func TestMesosFrameworkFollowsTheLeaderAndGetsItsUpdatesAfterAFailover(t *testin
 		t.Fatal("the stream from the killed leader did not end")
 	}
 	newLeader := c.Leader(t)
+	rest, _ := strings.CutPrefix(fwToken, "cdk1-")
+	principal, secret, _ := strings.Cut(rest, "-")
 	fi["id"] = mesosfw.ID(s.FrameworkID())
 	call := mesosfw.SubscribeCall(fi)
 	call["framework_id"] = mesosfw.ID(s.FrameworkID())
 	var s2 *mesosfw.Scheduler
 	c.Eventually(t, "the framework re-subscribes through the follower", 30*time.Second, func() bool {
-		s2, err = mesosfw.Subscribe(ctx, follower.Addr, call)
+		// Mesos frameworks authenticate with a principal and a secret: the
+		// token's id and its secret part.
+		s2, err = mesosfw.Subscribe(ctx, follower.Addr, call, mesosfw.WithBasicAuth(principal, secret))
 		return err == nil
 	})
 	defer s2.Close()

@@ -18,7 +18,7 @@ import (
 // scrapeMetrics GETs /metrics of node i and parses it with Prometheus's
 // own text parser.
 func scrapeMetrics(c *Cluster, i int) (map[string]*dto.MetricFamily, error) {
-	resp, err := (&http.Client{Timeout: httpTimeout}).Get(c.Node(i).Addr + "/metrics")
+	resp, err := c.HTTPClient(httpTimeout).Get(c.Node(i).Addr + "/metrics")
 	if err != nil {
 		return nil, fmt.Errorf("GET /metrics from node %d: %w", i, err)
 	}

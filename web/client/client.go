@@ -65,6 +65,36 @@ func newHTTPClient() *http.Client {
 	return &http.Client{Transport: tr}
 }
 
+// WithToken returns a client that sends token as a bearer token with
+// every request, redirects to the leader included (net/http drops the
+// Authorization header on a redirect to another host; a follower's 307 to
+// the leader is one).
+func (c *Client) WithToken(token string) *Client {
+	if token == "" {
+		return c
+	}
+	hc := *c.hc
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	hc.Transport = &tokenTransport{base: base, token: token}
+	return &Client{base: c.base, hc: &hc}
+}
+
+type tokenTransport struct {
+	base  http.RoundTripper
+	token string
+}
+
+func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("Authorization") == "" {
+		req = req.Clone(req.Context())
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	return t.base.RoundTrip(req)
+}
+
 // Addr is the base URL the client calls.
 func (c *Client) Addr() string { return c.base }
 

@@ -205,6 +205,9 @@
     opts = Object.assign({}, opts || {});
     opts.headers = Object.assign({ "Accept": "application/json" }, PROXY, opts.headers || {});
     const resp = await fetch(path, opts);
+    // A session that ended (signed out elsewhere, token revoked or expired)
+    // asks for a token again rather than showing errors everywhere.
+    if (resp.status === 401 && path !== "/v1/login") askSignIn();
     if (resp.status === 204 || resp.status === 202) return null;
     let body = null;
     const text = await resp.text();
@@ -234,6 +237,71 @@
     toastTimer = setTimeout(() => { t.hidden = true; }, 4000);
   }
 
+  // ---- signing in ----
+
+  // The dashboard signs in by trading a token for an HttpOnly session
+  // cookie (POST /v1/login): the token is never kept where page scripts
+  // could read it back.
+  let signedIn = false;
+
+  function askSignIn(msg) {
+    signedIn = false;
+    if (es) { es.close(); es = null; }
+    $("who").hidden = true;
+    $("logout").hidden = true;
+    const err = $("login-error");
+    err.textContent = msg || "";
+    err.hidden = !msg;
+    if ($("login").hidden) {
+      $("login").hidden = false;
+      $("login-token").focus();
+    }
+  }
+
+  function showWho(who) {
+    signedIn = true;
+    $("login").hidden = true;
+    // A node that checks no tokens (--dev) has nobody to show.
+    $("who").hidden = !who.auth;
+    $("logout").hidden = !who.auth;
+    $("who").textContent = who.auth ? (who.name || who.token_id) + " · " + who.scope : "";
+    $("who").title = who.auth ? "token " + who.token_id + ", scope " + who.scope : "";
+  }
+
+  async function signIn(e) {
+    e.preventDefault();
+    const token = $("login-token").value.trim();
+    $("login-submit").disabled = true;
+    try {
+      const who = await api("/v1/login", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }) });
+      $("login-token").value = "";
+      showWho(who);
+      connect();
+      scheduleRefresh();
+    } catch (err) {
+      $("login-error").textContent = err.message;
+      $("login-error").hidden = false;
+    } finally {
+      $("login-submit").disabled = false;
+    }
+  }
+
+  async function signOut() {
+    try { await api("/v1/logout", { method: "POST" }); } catch (e) { /* the cookie is gone either way */ }
+    askSignIn();
+  }
+
+  // start reads who the browser is signed in as, then opens the stream.
+  async function start() {
+    try {
+      showWho(await api("/v1/whoami"));
+    } catch (e) {
+      if (e.status === 401) return; // askSignIn is showing
+      showBanner("Cannot reach this node: " + e.message);
+    }
+    connect();
+  }
+
   // ---- refresh, debounced ----
 
   let refreshing = false, again = false, lastRefresh = 0, timer = 0;
@@ -248,6 +316,7 @@
   }
 
   async function refresh() {
+    if (!signedIn) return;
     refreshing = true;
     lastRefresh = Date.now();
     try {
@@ -1393,13 +1462,13 @@
       setConn("reconnecting");
       // The browser retries by itself unless the server answered with an
       // error status; then start over after a pause.
-      if (es.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
+      if (es.readyState === EventSource.CLOSED) setTimeout(() => { if (signedIn) connect(); }, 3000);
     };
   }
 
   // While the stream is down, poll so the page does not go stale.
   function fallbackPoll() {
-    if (!es || es.readyState !== EventSource.OPEN) scheduleRefresh();
+    if (signedIn && (!es || es.readyState !== EventSource.OPEN)) scheduleRefresh();
     fallbackTimer = setTimeout(fallbackPoll, 5000);
   }
 
@@ -1437,7 +1506,9 @@
     // refreshes), so that no change falls between the two and the state is
     // not read twice; a stream that does not open within a second does
     // not hold the page back.
-    connect();
+    $("login-form").addEventListener("submit", signIn);
+    $("logout").addEventListener("click", signOut);
+    start();
     setTimeout(() => { if (!lastRefresh) scheduleRefresh(); }, 1000);
     fallbackTimer = setTimeout(fallbackPoll, 5000);
   }

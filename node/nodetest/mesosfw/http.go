@@ -3,6 +3,7 @@ package mesosfw
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -95,6 +96,7 @@ type reqOpts struct {
 	header        http.Header
 	noRedirect    bool
 	transport     http.RoundTripper
+	authorization string
 }
 
 // WithStreamID sends id as Mesos-Stream-Id instead of the stream's own.
@@ -135,6 +137,21 @@ func WithHeader(key, value string) CallOption {
 			o.header = http.Header{}
 		}
 		o.header.Add(key, value)
+	}
+}
+
+// WithBearer authenticates the request with an API token, the way a
+// framework given a clusterd token does. A Scheduler subscribed with it
+// sends it on every call.
+func WithBearer(token string) CallOption {
+	return func(o *reqOpts) { o.authorization = "Bearer " + token }
+}
+
+// WithBasicAuth authenticates the request the Mesos way, with a principal
+// and a secret. A Scheduler subscribed with it sends it on every call.
+func WithBasicAuth(principal, secret string) CallOption {
+	return func(o *reqOpts) {
+		o.authorization = "Basic " + base64.StdEncoding.EncodeToString([]byte(principal+":"+secret))
 	}
 }
 
@@ -334,12 +351,19 @@ func (o *reqOpts) postHeaders(streamID string) http.Header {
 	if streamID != "" {
 		h.Set("Mesos-Stream-Id", streamID)
 	}
+	o.addAuthorization(h)
 	for k, vs := range o.header {
 		for _, v := range vs {
 			h.Add(k, v)
 		}
 	}
 	return h
+}
+
+func (o *reqOpts) addAuthorization(h http.Header) {
+	if o.authorization != "" {
+		h.Set("Authorization", o.authorization)
+	}
 }
 
 func isJSONContentType(ct string) bool {

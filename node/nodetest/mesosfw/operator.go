@@ -72,6 +72,7 @@ func GetJSON(ctx context.Context, rawURL string, opts ...CallOption) (int, map[s
 	if o.accept != "" {
 		h.Set("Accept", o.accept)
 	}
+	o.addAuthorization(h)
 	for k, vs := range o.header {
 		for _, v := range vs {
 			h.Add(k, v)

@@ -18,6 +18,7 @@ type Scheduler struct {
 	frameworkID string
 	streamID    string
 	transport   http.RoundTripper
+	auth        string // the Authorization the subscription was made with
 }
 
 // Subscribe POSTs call (a SUBSCRIBE, e.g. SubscribeCall(...) or a literal
@@ -68,7 +69,7 @@ func Subscribe(ctx context.Context, baseURL string, call map[string]any, opts ..
 		st.Close()
 		return nil, fmt.Errorf("scheduler SUBSCRIBE %s: resubscribed as framework %q but SUBSCRIBED names %q", final, want, fid)
 	}
-	return &Scheduler{Stream: st, frameworkID: fid, streamID: sid, transport: o.transport}, nil
+	return &Scheduler{Stream: st, frameworkID: fid, streamID: sid, transport: o.transport, auth: o.authorization}, nil
 }
 
 // FrameworkID returns subscribed.framework_id.value.
@@ -88,6 +89,9 @@ func (s *Scheduler) Call(ctx context.Context, call map[string]any, opts ...CallO
 	o := collect(opts)
 	if o.transport == nil {
 		o.transport = s.transport
+	}
+	if o.authorization == "" {
+		o.authorization = s.auth
 	}
 	if !o.rawSet && !o.noFrameworkID {
 		if _, ok := call["framework_id"]; !ok {
