@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -86,6 +87,7 @@ func nodeFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "dev", EnvVars: env("DEV"), Usage: "throwaway one-node cluster on 127.0.0.1 in a temporary data dir"},
 		&cli.IntFlag{Name: "task-log-max", Value: int(def.TaskLogMaxBytes >> 20), EnvVars: env("TASK_LOG_MAX"), Usage: "MiB each of a task's stdout and stderr may grow to before the older part is rotated out (one rotated file is kept)"},
 		&cli.StringSliceFlag{Name: "allow-user", EnvVars: env("ALLOW_USER"), Usage: "a user jobs may run as (repeatable; root only if named, which the relaxed profile also needs); others run as a dynamic unprivileged user"},
+		&cli.StringFlag{Name: "token", EnvVars: env("JOIN_TOKEN"), Usage: "join token (cdt1-...) a machine without state joins with, as 'clusterd init' printed it or 'clusterd token rotate' makes it"},
 		&cli.StringSliceFlag{Name: "join", EnvVars: env("JOIN"), Usage: "IP or IP:gossip-port of a cluster member to join through (repeatable)"},
 		&cli.DurationFlag{Name: "join-timeout", Value: def.JoinTimeout, EnvVars: env("JOIN_TIMEOUT"), Usage: "give up joining (and exit non-zero) when no peer answered within this time"},
 		&cli.IntFlag{Name: "bootstrap-expect", EnvVars: env("BOOTSTRAP_EXPECT"), Usage: "form a new cluster once this many server nodes (with the same flag) see each other"},
@@ -101,6 +103,7 @@ func nodeFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "offer-timeout", Value: def.OfferTimeout, EnvVars: env("OFFER_TIMEOUT"), Usage: "rescind offers a framework holds this long without answering (0: never)"},
 		&cli.DurationFlag{Name: "recovery-timeout", Value: def.RecoveryTimeout, EnvVars: env("RECOVERY_TIMEOUT"), Usage: "after a leader change, the longest offers wait for agents and frameworks to reconnect"},
 		&cli.DurationFlag{Name: "scheduler-heartbeat", Value: def.HeartbeatInterval, EnvVars: env("SCHEDULER_HEARTBEAT"), Usage: "how often Mesos frameworks' event streams get a HEARTBEAT", Hidden: true},
+		&cli.DurationFlag{Name: "cert-lifetime", Value: def.CertLifetime, EnvVars: env("CERT_LIFETIME"), Usage: "how long node certificates are valid (renewed at half)", Hidden: true},
 		&cli.DurationFlag{Name: "status-retry-interval", Value: def.StatusRetryInterval, EnvVars: env("STATUS_RETRY_INTERVAL"), Usage: "first wait before an unacknowledged status update is sent again (doubling to 10m)", Hidden: true},
 	}
 }
@@ -146,6 +149,9 @@ func nodeConfig(c *cli.Context, bootstrap bool) (node.Config, error) {
 	}
 	cfg.Join = append(c.StringSlice("join"), c.Args().Slice()...)
 	cfg.JoinTimeout = c.Duration("join-timeout")
+	cfg.JoinToken = c.String("token")
+	cfg.CertLifetime = c.Duration("cert-lifetime")
+	cfg.CertCheckInterval = min(time.Minute, cfg.CertLifetime/8)
 	cfg.BootstrapExpect = c.Int("bootstrap-expect")
 	cfg.Voters = c.Int("voters")
 	cfg.Server = c.Bool("server")
@@ -191,6 +197,10 @@ func nodeConfig(c *cli.Context, bootstrap bool) (node.Config, error) {
 // adminTokenPath is where the server that created a cluster keeps its
 // first admin token.
 func adminTokenPath(dataDir string) string { return filepath.Join(dataDir, node.AdminTokenFile) }
+
+// joinTokensPath is where the server that created a cluster keeps its
+// first join tokens.
+func joinTokensPath(dataDir string) string { return filepath.Join(dataDir, node.JoinTokensFile) }
 
 func defaultDataDir() string { return node.DefaultConfig().DataDir }
 
@@ -276,7 +286,9 @@ func runNode(c *cli.Context, bootstrap bool) error {
 		case cfg.Dev:
 			printDevBanner(out, info.HTTPURL, cfg.DataDir)
 		case bootstrap:
-			printInitBanner(out, info.HTTPURL, info.ClusterID, info.NodeID, info.Bootstrapped, info.AdminToken, cfg.DataDir)
+			printInitBanner(out, initBanner{HTTPURL: info.HTTPURL, ClusterID: info.ClusterID, NodeID: info.NodeID,
+				Bootstrapped: info.Bootstrapped, AdminToken: info.AdminToken, ServerJoinToken: info.ServerJoinToken,
+				AgentJoinToken: info.AgentJoinToken, CAFingerprint: info.CAFingerprint}, cfg.DataDir)
 		default:
 			logger.Info("node ready", "url", info.HTTPURL, "node", info.NodeID, "cluster", info.ClusterID)
 		}

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +38,8 @@ import (
 type savedCredentials struct {
 	Addr  string `json:"addr"`
 	Token string `json:"token"`
+	// CAPEM is the cluster CA login accepted for an https:// address.
+	CAPEM string `json:"ca_pem,omitempty"`
 }
 
 // credentialsPath is $XDG_CONFIG_HOME/clusterd/credentials.json (or under
@@ -76,13 +82,16 @@ func isSet(c *cli.Context, name string) bool {
 	return false
 }
 
-// clientCredentials is the address and token a client command uses.
-func clientCredentials(c *cli.Context) (addr, token string, err error) {
+// clientCredentials is the address, token and cluster CA (PEM, nil for
+// none) a client command uses. The CA: --ca-file or CLUSTERD_CA_FILE, the
+// one login saved for that address, or, for an address on this machine,
+// DATA/tls/ca.crt.
+func clientCredentials(c *cli.Context) (addr, token string, ca []byte, err error) {
 	addr, token = lookupString(c, "addr"), lookupString(c, "token")
 	explicit := isSet(c, "addr")
 	saved, _, err := loadCredentials()
 	if err != nil && token == "" {
-		return "", "", err
+		return "", "", nil, err
 	}
 	if !explicit && saved.Addr != "" {
 		addr = saved.Addr
@@ -96,7 +105,17 @@ func clientCredentials(c *cli.Context) (addr, token string, err error) {
 	if token == "" && isLoopbackAddr(addr) {
 		token = localAdminToken()
 	}
-	return addr, token, nil
+	switch f := lookupString(c, "ca-file"); {
+	case f != "":
+		if ca, err = os.ReadFile(f); err != nil {
+			return "", "", nil, fmt.Errorf("--ca-file: %w", err)
+		}
+	case saved.CAPEM != "" && sameAddr(saved.Addr, addr):
+		ca = []byte(saved.CAPEM)
+	case isLoopbackAddr(addr):
+		ca, _ = os.ReadFile(filepath.Join(localDataDir(), "tls", "ca.crt"))
+	}
+	return addr, token, ca, nil
 }
 
 func sameAddr(a, b string) bool {
@@ -120,20 +139,34 @@ func isLoopbackAddr(addr string) bool {
 // localAdminToken is the admin token in this machine's data dir, if this
 // user may read it.
 func localAdminToken() string {
-	dir := os.Getenv("CLUSTERD_DATA_DIR")
-	if dir == "" {
-		dir = defaultDataDir()
-	}
-	b, err := os.ReadFile(adminTokenPath(dir))
+	b, err := os.ReadFile(adminTokenPath(localDataDir()))
 	if err != nil {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
 }
 
-// clientOf is a client of another node's API with the same token.
+// localDataDir is this machine's data dir: $CLUSTERD_DATA_DIR or the
+// default.
+func localDataDir() string {
+	if dir := os.Getenv("CLUSTERD_DATA_DIR"); dir != "" {
+		return dir
+	}
+	return defaultDataDir()
+}
+
+// clientOf is a client of another node's API with the same token and CA,
+// over https when this one is.
 func (env *clientEnv) clientOf(hostPort string) *client.Client {
-	return client.New("http://" + hostPort).WithToken(env.token)
+	scheme := "http://"
+	if strings.HasPrefix(env.c.Addr(), "https://") {
+		scheme = "https://"
+	}
+	c, err := client.New(scheme + hostPort).WithCA(env.ca)
+	if err != nil {
+		c = client.New(scheme + hostPort) // the CA parsed once already
+	}
+	return c.WithToken(env.token)
 }
 
 func loginCommand() *cli.Command {
@@ -142,8 +175,11 @@ func loginCommand() *cli.Command {
 		Usage:     "check an API token and save it (and --addr) for the next commands",
 		ArgsUsage: "[TOKEN]",
 		Description: "Without TOKEN it is read from stdin (not echoed on a terminal), so it stays out of the\n" +
-			"shell's history. The token and address are saved to ~/.config/clusterd/credentials.json (0600).",
-		Flags: clientFlags(false),
+			"shell's history. The token and address are saved to ~/.config/clusterd/credentials.json (0600).\n" +
+			"For an https:// address the cluster CA is saved too: from --ca-file, or the one the node\n" +
+			"presents if its SHA-256 is --ca-fingerprint (what 'clusterd init' printed).",
+		Flags: append(clientFlags(false),
+			&cli.StringFlag{Name: "ca-fingerprint", Usage: "SHA-256 (hex) of the cluster CA an https:// node must present"}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 1 {
 				return usageErrorf("usage: clusterd login [TOKEN]")
@@ -163,7 +199,15 @@ func loginCommand() *cli.Command {
 			if addr == "" {
 				addr = defaultAddr
 			}
-			cl := client.New(addr).WithToken(tok)
+			ca, err := loginCA(c, client.New(addr).Addr())
+			if err != nil {
+				return err
+			}
+			base, err := client.New(addr).WithCA(ca)
+			if err != nil {
+				return err
+			}
+			cl := base.WithToken(tok)
 			who, err := cl.WhoAmI(c.Context)
 			if err != nil {
 				return fmt.Errorf("login to %s: %w", cl.Addr(), err)
@@ -175,7 +219,7 @@ func loginCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			b, _ := json.MarshalIndent(savedCredentials{Addr: cl.Addr(), Token: tok}, "", "  ")
+			b, _ := json.MarshalIndent(savedCredentials{Addr: cl.Addr(), Token: tok, CAPEM: string(ca)}, "", "  ")
 			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 				return fmt.Errorf("save credentials: %w", err)
 			}
@@ -190,6 +234,57 @@ func loginCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// loginCA is the cluster CA login trusts for an https:// address (nil for
+// http): --ca-file, this machine's DATA/tls/ca.crt for a local address, or
+// the CA the node presents when its fingerprint is --ca-fingerprint. It
+// never trusts on first use: without a fingerprint it says which one it
+// saw and sends nothing.
+func loginCA(c *cli.Context, addr string) ([]byte, error) {
+	if !strings.HasPrefix(addr, "https://") {
+		return nil, nil
+	}
+	if f := lookupString(c, "ca-file"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-file: %w", err)
+		}
+		return b, nil
+	}
+	if isLoopbackAddr(addr) {
+		if b, err := os.ReadFile(filepath.Join(localDataDir(), "tls", "ca.crt")); err == nil {
+			return b, nil
+		}
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return nil, err
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "443")
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", host, &tls.Config{InsecureSkipVerify: true}) // only to read the CA; checked below
+	if err != nil {
+		return nil, fmt.Errorf("login to %s: %w", addr, err)
+	}
+	chain := conn.ConnectionState().PeerCertificates
+	conn.Close()
+	ca := chain[len(chain)-1]
+	if len(chain) < 2 || !ca.IsCA {
+		return nil, fmt.Errorf("login to %s: the node presents no CA certificate with its own; pass the cluster CA with --ca-file", addr)
+	}
+	sum := sha256.Sum256(ca.Raw)
+	got := hex.EncodeToString(sum[:])
+	want := strings.ToLower(strings.ReplaceAll(lookupString(c, "ca-fingerprint"), ":", ""))
+	switch {
+	case want == "":
+		return nil, fmt.Errorf("login to %s: the node presents a cluster CA with fingerprint %s; if it is the one 'clusterd init' printed (or 'clusterd status' shows on a server), run again with --ca-fingerprint %s; nothing was sent", addr, got, got)
+	case want != got:
+		return nil, fmt.Errorf("login to %s: the node presents a cluster CA with fingerprint %s, not %s: another cluster, or a man in the middle; nothing was sent", addr, got, want)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), nil
 }
 
 func nameNote(name string) string {
@@ -244,7 +339,7 @@ func readSecret(in io.Reader, prompt io.Writer, question string) (string, error)
 func tokenCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "token",
-		Usage: "make, list and revoke API tokens (needs an admin token)",
+		Usage: "make, list and revoke API tokens, and rotate join tokens (needs an admin token)",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "create",
@@ -307,6 +402,32 @@ func tokenCommand() *cli.Command {
 						return err
 					}
 					return env.say(outcome{Action: "revoke_token", State: "revoked", Token: id}, "token %s revoked", id)
+				}),
+			},
+			{
+				Name:      "rotate",
+				Usage:     "replace the join token of servers or agents and print the new one (the old one stops admitting machines; nodes that joined stay)",
+				ArgsUsage: "server|agent",
+				Flags:     clientFlags(false),
+				Action: clientAction(1, "server|agent", func(c *cli.Context, env *clientEnv) error {
+					role := c.Args().First()
+					if role != "server" && role != "agent" {
+						return usageErrorf("token rotate %q: say server or agent", role)
+					}
+					tok, err := env.c.RotateJoinToken(c.Context, role)
+					if err != nil {
+						return err
+					}
+					if env.json {
+						return printJSON(env.stdout, tok)
+					}
+					fmt.Fprintln(env.stdout, tok.Token)
+					flag := ""
+					if role == "agent" {
+						flag = " --server=false"
+					}
+					fmt.Fprintf(env.stderr, "New %s join token; the previous one no longer works. Join with: clusterd join%s --token TOKEN PEER\n", role, flag)
+					return nil
 				}),
 			},
 		},

@@ -681,3 +681,58 @@ func TestSnapshotSaveRestoreAndRecoverThroughTheCLI(t *testing.T) {
 }
 
 func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
+
+// The CLI speaks https to a node only when it can check the node against
+// the cluster CA: one given as a file, or one that login accepted because
+// its fingerprint is the one init printed. It never trusts on first use.
+func TestCLIOverHTTPSTrustsOnlyTheClusterCA(t *testing.T) {
+	bin := buildBinary(t)
+	dataDir := t.TempDir()
+	port := freePort(t)
+	s := start(t, bin, port, "init", "--data-dir", dataDir)
+	var st struct {
+		CAFingerprint string `json:"ca_fingerprint"`
+	}
+	if err := json.Unmarshal([]byte(s.mustCLI("status", "-o", "json")), &st); err != nil || len(st.CAFingerprint) != 64 {
+		t.Fatalf("status: ca_fingerprint %q: %v", st.CAFingerprint, err)
+	}
+	tokenBytes, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tokenBytes))
+	https := fmt.Sprintf("https://127.0.0.1:%d", port)
+	// One config dir for the whole test (login saves there), and a data
+	// dir the CLI cannot take a CA or token from.
+	env := append(cliEnv(t), "CLUSTERD_DATA_DIR="+t.TempDir())
+	run := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	if out, err := run("--addr", https, "--token", token, "nodes"); err == nil || !strings.Contains(out, "certificate") {
+		t.Errorf("https without the CA: err=%v\n%s", err, out)
+	}
+	if out, err := run("--addr", https, "--token", token, "--ca-file", filepath.Join(dataDir, "tls", "ca.crt"), "nodes"); err != nil || !strings.Contains(out, "ready") {
+		t.Errorf("https with --ca-file: err=%v\n%s", err, out)
+	}
+	out, err := run("--addr", https, "login", token)
+	if err == nil || !strings.Contains(out, st.CAFingerprint) || !strings.Contains(out, "nothing was sent") {
+		t.Errorf("login over https without a fingerprint: err=%v\n%s", err, out)
+	}
+	wrong := strings.Repeat("0", 64)
+	if out, err := run("--addr", https, "login", "--ca-fingerprint", wrong, token); err == nil || !strings.Contains(out, "man in the middle") {
+		t.Errorf("login with another fingerprint: err=%v\n%s", err, out)
+	}
+	if out, err := run("--addr", https, "login", "--ca-fingerprint", st.CAFingerprint, token); err != nil || !strings.Contains(out, "Logged in to "+https) {
+		t.Fatalf("login with the right fingerprint: err=%v\n%s", err, out)
+	}
+	// Saved: the address, the token and the CA.
+	if out, err := run("nodes"); err != nil || !strings.Contains(out, "ready") {
+		t.Errorf("nodes after login, over https: err=%v\n%s", err, out)
+	}
+}

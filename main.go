@@ -177,6 +177,10 @@ func clientFlags(global bool) []cli.Flag {
 		Name:  "token",
 		Usage: "API token (cdk1-...); default: the one 'clusterd login' saved, or, as root on a server, its admin.token",
 	}
+	caFile := &cli.StringFlag{
+		Name:  "ca-file",
+		Usage: "the cluster CA (PEM) an https:// --addr is checked against; default: the one 'clusterd login' saved, or, on a server, DATA/tls/ca.crt",
+	}
 	output := &cli.StringFlag{
 		Name:    "output",
 		Aliases: []string{"o"},
@@ -185,12 +189,13 @@ func clientFlags(global bool) []cli.Flag {
 	if global {
 		addr.Value, addr.EnvVars = defaultAddr, []string{"CLUSTERD_ADDR"}
 		token.EnvVars = []string{"CLUSTERD_TOKEN"}
+		caFile.EnvVars = []string{"CLUSTERD_CA_FILE"}
 		output.Value, output.EnvVars = "table", []string{"CLUSTERD_OUTPUT"}
 	} else {
 		addr.DefaultText = "global --addr, $CLUSTERD_ADDR or " + defaultAddr
 		output.DefaultText = "global --output, $CLUSTERD_OUTPUT or table"
 	}
-	return []cli.Flag{addr, token, output}
+	return []cli.Flag{addr, token, caFile, output}
 }
 
 // lookupString returns the first non-empty value of a flag from the
@@ -224,17 +229,22 @@ func nowOf(c *cli.Context) time.Time {
 type clientEnv struct {
 	c      *client.Client
 	token  string // what c sends; clients of other nodes send it too
+	ca     []byte // the cluster CA c trusts, for clients of other nodes too
 	json   bool
 	stdout io.Writer
 	stderr io.Writer
 }
 
 func newClientEnv(c *cli.Context) (*clientEnv, error) {
-	addr, token, err := clientCredentials(c)
+	addr, token, ca, err := clientCredentials(c)
 	if err != nil {
 		return nil, err
 	}
-	env := &clientEnv{c: client.New(addr).WithToken(token), token: token, stdout: c.App.Writer, stderr: c.App.ErrWriter}
+	cl, err := client.New(addr).WithCA(ca)
+	if err != nil {
+		return nil, err
+	}
+	env := &clientEnv{c: cl.WithToken(token), token: token, ca: ca, stdout: c.App.Writer, stderr: c.App.ErrWriter}
 	switch out := lookupString(c, "output"); out {
 	case "", "table":
 	case "json":

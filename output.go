@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"os"
 	"regexp"
 	"sort"
@@ -795,18 +796,45 @@ Press Ctrl-C to stop.
 `, dataDir, httpURL, exampleJob, cmd, cmd, cmd)
 }
 
-func printInitBanner(w io.Writer, httpURL, clusterID, nodeID string, bootstrapped bool, adminToken, dataDir string) {
-	if bootstrapped {
-		fmt.Fprintf(w, "Created cluster %s; this node (%s) is its first member.\n", clusterID, nodeID)
-		if adminToken != "" {
+// initBanner is what a starting node prints (from node.ReadyInfo).
+type initBanner struct {
+	HTTPURL, ClusterID, NodeID      string
+	Bootstrapped                    bool
+	AdminToken                      string
+	ServerJoinToken, AgentJoinToken string
+	CAFingerprint                   string
+}
+
+func printInitBanner(w io.Writer, info initBanner, dataDir string) {
+	if info.Bootstrapped {
+		fmt.Fprintf(w, "Created cluster %s; this node (%s) is its first member.\n", info.ClusterID, info.NodeID)
+		if info.AdminToken != "" {
 			fmt.Fprintf(w, "\nAdmin token (shown once; root on this machine also finds it in %s):\n\n  %s\n\n"+
 				"Use it with --token, CLUSTERD_TOKEN or 'clusterd login', and make tokens of less scope with\n'clusterd token create --scope read|write'.\n\n",
-				adminTokenPath(dataDir), adminToken)
+				adminTokenPath(dataDir), info.AdminToken)
+		}
+		if info.ServerJoinToken != "" {
+			fmt.Fprintf(w, "Join other machines (the tokens are also in %s; 'clusterd token rotate server|agent' replaces one):\n\n"+
+				"  clusterd join --token %s %s                   # a server (may vote)\n"+
+				"  clusterd join --server=false --token %s %s    # an agent only\n\n",
+				joinTokensPath(dataDir), info.ServerJoinToken, joinHint(info.HTTPURL), info.AgentJoinToken, joinHint(info.HTTPURL))
 		}
 	} else {
-		fmt.Fprintf(w, "Resumed cluster %s from the data dir; this node is %s (no new cluster was created).\n", clusterID, nodeID)
+		fmt.Fprintf(w, "Resumed cluster %s from the data dir; this node is %s (no new cluster was created).\n", info.ClusterID, info.NodeID)
 	}
-	fmt.Fprintf(w, "Dashboard and API: %s\nCheck it with: %s status\n", httpURL, cliHint(httpURL))
+	if info.CAFingerprint != "" {
+		fmt.Fprintf(w, "Cluster CA fingerprint (SHA-256): %s\n", info.CAFingerprint)
+	}
+	fmt.Fprintf(w, "Dashboard and API: %s\nCheck it with: %s status\n", info.HTTPURL, cliHint(info.HTTPURL))
+}
+
+// joinHint is the host other machines join through: this node's address.
+func joinHint(httpURL string) string {
+	u, err := url.Parse(httpURL)
+	if err != nil || u.Hostname() == "" {
+		return "PEER"
+	}
+	return u.Hostname()
 }
 
 // frameworkIDWidth fits clusterd's framework ids (a 16-digit cluster id, a

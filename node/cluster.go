@@ -33,6 +33,11 @@ func (n *Node) startGossip() error {
 	cfg.AdvertiseAddr = n.advertise
 	cfg.Meta = n.gossipMeta()
 	cfg.Logger = n.log.With("component", "gossip")
+	keys, err := gossipKeyBytes(n.ident.keys())
+	if err != nil {
+		return fmt.Errorf("the gossip keyring in %s: %w", n.tlsPath("gossip.keys"), err)
+	}
+	cfg.Keys = keys
 	m, err := gossip.New(cfg)
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w (--gossip-port)", net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.GossipPort)), err)

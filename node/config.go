@@ -77,6 +77,14 @@ type Config struct {
 	// the caller chose it; empty: the node makes one when it creates the
 	// cluster (ReadyInfo.AdminToken).
 	AdminToken string
+	// JoinToken (cdt1-...) lets a node without state join: it proves the
+	// token's secret to a member whose CA the token pins, and receives its
+	// certificate and the gossip keyring.
+	JoinToken string
+	// CertLifetime is how long node certificates are valid; nodes renew at
+	// half of it, checking every CertCheckInterval.
+	CertLifetime      time.Duration
+	CertCheckInterval time.Duration
 
 	// Isolator is "auto", "process", "systemd" or "cgroupfs".
 	Isolator string
@@ -148,6 +156,8 @@ func DefaultConfig() Config {
 		StatusRetryInterval: 10 * time.Second,
 		Attributes:          map[string]string{},
 		JoinTimeout:         5 * time.Minute,
+		CertLifetime:        pki.DefaultCertLifetime,
+		CertCheckInterval:   time.Minute,
 		Server:              true,
 		Voters:              3,
 		VoterReplaceAfter:   10 * time.Second,
@@ -178,6 +188,14 @@ func (c *Config) Validate() error {
 	}
 	if c.NoAuth && !net.ParseIP(c.Bind).IsLoopback() {
 		return fmt.Errorf("an API without authentication may only listen on loopback, not %s: drop --dev, or bind 127.0.0.1", c.Bind)
+	}
+	if c.JoinToken != "" {
+		if _, err := pki.ParseToken(c.JoinToken); err != nil {
+			return fmt.Errorf("--token: %w", err)
+		}
+	}
+	if c.CertLifetime < 30*time.Second || c.CertCheckInterval <= 0 || c.CertCheckInterval > c.CertLifetime/4 {
+		return fmt.Errorf("certificate lifetime %s and check interval %s: the lifetime must be at least 30s and the interval positive and at most a quarter of it", c.CertLifetime, c.CertCheckInterval)
 	}
 	if c.AdminToken != "" {
 		if _, err := pki.ParseAPIToken(c.AdminToken); err != nil {

@@ -148,7 +148,11 @@ func (n *Node) runLeader(ctx context.Context) {
 		return
 	}
 	if n.fsm.View().ClusterID() == "" {
-		if _, err := n.apply(&raftfsm.SetClusterID{ClusterID: randomID(8)}); err != nil {
+		id := randomID(8)
+		if n.initial != nil {
+			id = n.initial.clusterID
+		}
+		if _, err := n.apply(&raftfsm.SetClusterID{ClusterID: id}); err != nil {
 			n.log.Warn("write cluster id", "err", err)
 			return
 		}
@@ -161,6 +165,7 @@ func (n *Node) runLeader(ctx context.Context) {
 	l.raiseLogVersion()
 	l.ensureClusterSecrets()
 	l.ensureAdminToken()
+	l.ensureJoinTokens()
 	l.mu.Lock()
 	l.rebuild()
 	l.recovering = true

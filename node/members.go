@@ -45,6 +45,7 @@ func (l *leaderLoop) checkMembership(now time.Time) {
 	l.raiseLogVersion()
 	l.ensureClusterSecrets()
 	l.ensureAdminToken()
+	l.ensureJoinTokens()
 }
 
 // checkAgents marks agents down whose gossip membership failed for longer

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/clusterd/clusterd/gossip"
 	"github.com/clusterd/clusterd/isolate"
 	"github.com/clusterd/clusterd/node/pki"
+	"github.com/clusterd/clusterd/node/raftnet"
 	"github.com/clusterd/clusterd/raftfsm"
 	"github.com/clusterd/clusterd/web"
 	"github.com/clusterd/clusterd/web/api"
@@ -38,6 +40,11 @@ type ReadyInfo struct {
 	// AdminToken is the new cluster's admin token, when this start created
 	// the cluster (print it once: the cluster keeps only its hash).
 	AdminToken string
+	// ServerJoinToken and AgentJoinToken are the new cluster's join
+	// tokens (also in JoinTokensFile in the data dir).
+	ServerJoinToken, AgentJoinToken string
+	// CAFingerprint is the cluster CA's SHA-256 (hex), when known.
+	CAFingerprint string
 }
 
 // Node is one running clusterd.
@@ -75,6 +82,12 @@ type Node struct {
 	// initialAdminToken is the admin token the leader stores when the
 	// cluster has none (see ensureAdminToken).
 	initialAdminToken *pki.APIToken
+	// ident is this node's certificate, CA and gossip keyring; joinAuth
+	// answers the join exchange from the replica; initial is what init
+	// decided before Raft ran (nil on any other start).
+	ident    identity
+	joinAuth *joinAuthority
+	initial  *initialCluster
 	// tokens checks API tokens (nil with NoAuth).
 	tokens *tokenChecker
 	// authFailures limits token guesses through /v1/internal/authenticate.
@@ -116,6 +129,7 @@ func New(cfg Config) (*Node, error) {
 		restartLeader: make(chan struct{}, 1)}
 	reg.MustRegister(newStateCollector(n))
 	n.peer = newPeerClient(n)
+	n.joinAuth = &joinAuthority{n: n}
 	return n, nil
 }
 
@@ -157,7 +171,13 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	}
 	n.httpAddr = net.JoinHostPort(n.advertise, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 
-	parts, bootstrapped, err := openRaft(n.cfg, n.id, n.advertise, n.fsm, n.log)
+	if err := n.loadIdentity(); err != nil {
+		ln.Close()
+		return err
+	}
+	parts, bootstrapped, err := openRaft(n.cfg, n.id, n.advertise, n.fsm, n.log, func(hasState bool, rln net.Listener, adv net.Addr) (*raftnet.Layer, error) {
+		return n.prepareIdentity(ctx, hasState, rln, adv)
+	})
 	if err != nil {
 		ln.Close()
 		return err
@@ -190,6 +210,7 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 		n.tokens = &tokenChecker{n: n, saved: n.loadCredentialsCache()}
 		webCfg.Auth = n.tokens
 	}
+	apiMux := newProtoMux(ln)
 	srv := &http.Server{
 		Handler: n.internalHandler(web.NewHandler(webCfg), webCfg.Auth),
 		// No slowloris: headers must arrive within 10 s and fit in 64 KiB,
@@ -222,10 +243,28 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	}()
 	go func() {
 		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(apiMux.plain); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			serveErr <- err
 		}
 	}()
+	// The same API over TLS with this node's certificate (read at every
+	// handshake: renewals and a first certificate take effect at once).
+	tlsSrv := &http.Server{Handler: srv.Handler, ReadHeaderTimeout: srv.ReadHeaderTimeout, MaxHeaderBytes: srv.MaxHeaderBytes,
+		IdleTimeout: srv.IdleTimeout, ErrorLog: srv.ErrorLog}
+	tlsCfg := &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		if n.ident.Cert() == nil {
+			return nil, errors.New("this node has no certificate yet")
+		}
+		return n.peers().APIServer(), nil
+	}}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := tlsSrv.Serve(tls.NewListener(apiMux.tls, tlsCfg)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+	}()
+	go func() { defer wg.Done(); n.maintainCertificate(runCtx) }()
 	go func() { defer wg.Done(); n.watchLeadership(runCtx) }()
 	go func() { defer wg.Done(); n.runAgent(runCtx) }()
 	go func() { defer wg.Done(); n.usage.run(runCtx, n) }()
@@ -241,6 +280,13 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 		info := ReadyInfo{HTTPURL: "http://" + n.httpAddr, NodeID: n.id, ClusterID: n.waitClusterID(runCtx, 2*time.Second), Bootstrapped: bootstrapped}
 		if bootstrapped && n.initialAdminToken != nil {
 			info.AdminToken = n.initialAdminToken.String()
+		}
+		if ic := n.initial; ic != nil {
+			info.ServerJoinToken = ic.joinTokens[pki.RoleServer].String()
+			info.AgentJoinToken = ic.joinTokens[pki.RoleAgent].String()
+		}
+		if ca, _ := n.ident.current(); ca != nil {
+			info.CAFingerprint = pki.FingerprintHex(ca)
 		}
 		ready(info)
 	}
@@ -267,7 +313,9 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	cancel()
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
+	apiMux.Close()
 	_ = srv.Shutdown(shutdownCtx)
+	_ = tlsSrv.Shutdown(shutdownCtx)
 	wg.Wait()
 	if err := parts.close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("raft shutdown: %w", err)

@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,8 +38,41 @@ func newPeerClient(n *Node) *peerClient {
 			DialContext:         (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
 			MaxIdleConnsPerHost: 4,
 			IdleConnTimeout:     90 * time.Second,
+			TLSClientConfig:     n.nodeClientTLS(),
+			TLSHandshakeTimeout: 10 * time.Second,
 		},
 	}}
+}
+
+// nodeClientTLS is the client side of node-to-node HTTPS: this node's
+// certificate, and the peer's checked against the cluster CA as it is at
+// each handshake (a node's identity is loaded after the client is made).
+func (n *Node) nodeClientTLS() *tls.Config {
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS13,
+		InsecureSkipVerify: true, // VerifyConnection checks the chain and identity
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			if c := n.ident.Cert(); c != nil {
+				return c, nil
+			}
+			return &tls.Certificate{}, nil
+		},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			return n.peers().MutualClient().VerifyConnection(cs)
+		},
+	}
+}
+
+// secureCluster reports whether this node's cluster runs on certificates
+// (Raft over mutual TLS): then node-to-node HTTP is HTTPS with them too.
+func (n *Node) secureCluster() bool { return n.raft != nil && n.raft.secure != nil }
+
+// nodeScheme is the scheme node-to-node requests use.
+func (n *Node) nodeScheme() string {
+	if n.secureCluster() {
+		return "https://"
+	}
+	return "http://"
 }
 
 // peerError is an error answer from another node.
@@ -87,6 +121,21 @@ func (c *peerClient) candidates() []string {
 	return append(append(out, withState...), others...)
 }
 
+// serverCandidates are the HTTP addresses of the members that hold a
+// replica, in random order.
+func (c *peerClient) serverCandidates() []string {
+	var out []string
+	if g := c.n.gossip; g != nil {
+		for _, m := range g.Members() {
+			if m.ID != c.n.id && m.State == gossip.Alive && m.Meta.HTTPPort != 0 && m.Meta.HasState {
+				out = append(out, net.JoinHostPort(m.Addr, strconv.Itoa(m.Meta.HTTPPort)))
+			}
+		}
+	}
+	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
 // do sends one request to the first candidate that answers. A 4xx answer is
 // final; connection errors and 5xx move on to the next candidate.
 func (c *peerClient) do(ctx context.Context, method, path string, body []byte, out any) error {
@@ -113,7 +162,7 @@ func (c *peerClient) do(ctx context.Context, method, path string, body []byte, o
 }
 
 func (c *peerClient) doOne(ctx context.Context, addr, method, path string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, c.n.nodeScheme()+addr+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

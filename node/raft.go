@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"github.com/clusterd/clusterd/node/raftnet"
 	"github.com/clusterd/clusterd/raftfsm"
 )
 
@@ -25,7 +26,16 @@ type raftParts struct {
 	store     *raftboltdb.BoltStore
 	// hadState is whether the data dir held Raft state when it was opened.
 	hadState bool
+	// secure is the mutual TLS stream layer under the transport; nil when
+	// Raft runs over plain TCP (a cluster formed without init's CA).
+	secure *raftnet.Layer
 }
+
+// raftStream decides, once the data dir's state is known and before Raft
+// starts, what Raft runs over: a stream layer (mutual TLS) or, nil, plain
+// TCP. It may do what must come first (make a new cluster's CA, join with
+// a token).
+type raftStream func(hasState bool, ln net.Listener, advertise net.Addr) (*raftnet.Layer, error)
 
 // raftTuning is tuned for a LAN of EC2 instances: leader failure is noticed
 // within about a second instead of raft's WAN-friendly defaults.
@@ -52,7 +62,7 @@ func raftConfig(id string, cfg Config, logger hclog.Logger) *raft.Config {
 // openRaft opens (or creates) the Raft server under DATA/raft and bootstraps
 // a one-voter cluster when asked and when there is no state yet: a restarted
 // node resumes, it never bootstraps a second cluster.
-func openRaft(cfg Config, id, advertise string, fsm *raftfsm.FSM, logger *slog.Logger) (*raftParts, bool, error) {
+func openRaft(cfg Config, id, advertise string, fsm *raftfsm.FSM, logger *slog.Logger, stream raftStream) (*raftParts, bool, error) {
 	dir := filepath.Join(cfg.DataDir, "raft")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, fmt.Errorf("raft dir %s: %w", dir, err)
@@ -75,17 +85,35 @@ func openRaft(cfg Config, id, advertise string, fsm *raftfsm.FSM, logger *slog.L
 			return nil, false, fmt.Errorf("raft advertise address: %w", err)
 		}
 	}
-	trans, err := raft.NewTCPTransportWithLogger(bind, adv, 3, 10*time.Second, hl)
+	hasState, err := raft.HasExistingState(store, store, snaps)
+	if err != nil {
+		store.Close()
+		return nil, false, fmt.Errorf("read raft state: %w", err)
+	}
+	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		store.Close()
 		return nil, false, fmt.Errorf("listen for raft on %s: %w (--raft-port)", bind, err)
 	}
-	hasState, err := raft.HasExistingState(store, store, snaps)
-	if err != nil {
-		trans.Close()
-		store.Close()
-		return nil, false, fmt.Errorf("read raft state: %w", err)
+	if adv == nil {
+		adv = ln.Addr()
 	}
+	var secure *raftnet.Layer
+	if stream != nil {
+		if secure, err = stream(hasState, ln, adv); err != nil {
+			ln.Close()
+			store.Close()
+			return nil, false, err
+		}
+	}
+	var trans *raft.NetworkTransport
+	tcfg := &raft.NetworkTransportConfig{MaxPool: 3, Timeout: 10 * time.Second, Logger: hl}
+	if secure != nil {
+		tcfg.Stream = secure
+	} else {
+		tcfg.Stream = &tcpStream{ln: ln, adv: adv}
+	}
+	trans = raft.NewNetworkTransportWithConfig(tcfg)
 	r, err := raft.NewRaft(raftConfig(id, cfg, hl), fsm, store, store, snaps, trans)
 	if err != nil {
 		trans.Close()
@@ -105,7 +133,21 @@ func openRaft(cfg Config, id, advertise string, fsm *raftfsm.FSM, logger *slog.L
 	} else if !hasState && len(cfg.Join) == 0 && cfg.BootstrapExpect == 0 {
 		logger.Warn("this node is not part of a cluster yet: it waits to be joined. Run `clusterd init` on the first machine to create one, `clusterd join PEER` to join one (or `clusterd agent --dev` to try clusterd out)", "data_dir", cfg.DataDir)
 	}
-	return &raftParts{raft: r, transport: trans, store: store, hadState: hasState}, bootstrapped, nil
+	return &raftParts{raft: r, transport: trans, store: store, hadState: hasState, secure: secure}, bootstrapped, nil
+}
+
+// tcpStream is Raft over plain TCP, as raft.NewTCPTransport makes it, on a
+// listener already open.
+type tcpStream struct {
+	ln  net.Listener
+	adv net.Addr
+}
+
+func (s *tcpStream) Accept() (net.Conn, error) { return s.ln.Accept() }
+func (s *tcpStream) Close() error              { return s.ln.Close() }
+func (s *tcpStream) Addr() net.Addr            { return s.adv }
+func (s *tcpStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", string(address), timeout)
 }
 
 func (p *raftParts) close() error {

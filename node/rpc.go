@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/clusterd/clusterd/node/join"
+	"github.com/clusterd/clusterd/node/pki"
 	"github.com/clusterd/clusterd/raftfsm"
 	"github.com/clusterd/clusterd/web"
 	"github.com/clusterd/clusterd/web/api"
@@ -29,16 +31,44 @@ import (
 //	POST /v1/agent/leave         this node leaves the cluster and exits
 func (n *Node) internalHandler(public http.Handler, auth web.Authenticator) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/internal/commands", n.handleCommand)
-	mux.HandleFunc("GET /v1/internal/tasks", n.handleTaskWatch)
-	mux.HandleFunc("POST /v1/internal/leave", n.handleRemoveNode)
-	mux.HandleFunc("POST /v1/internal/usage", n.handleUsage)
-	mux.HandleFunc("POST /v1/internal/authenticate", n.handleAuthenticate)
-	mux.HandleFunc("GET /v1/internal/tasks/{id}", n.handleTaskKnown)
+	mux.Handle("POST /v1/internal/commands", n.nodesOnly(n.handleCommand))
+	mux.Handle("GET /v1/internal/tasks", n.nodesOnly(n.handleTaskWatch))
+	mux.Handle("POST /v1/internal/leave", n.nodesOnly(n.handleRemoveNode))
+	mux.Handle("POST /v1/internal/usage", n.nodesOnly(n.handleUsage))
+	mux.Handle("POST /v1/internal/authenticate", n.nodesOnly(n.handleAuthenticate))
+	mux.Handle("GET /v1/internal/tasks/{id}", n.nodesOnly(n.handleTaskKnown))
+	// The join exchange is open to machines without a token of the API:
+	// it authenticates with join tokens and certificates itself.
+	jh := join.NewHandler(n.joinAuth, join.Options{CertLifetime: n.cfg.CertLifetime, Logger: n.log.With("component", "join")})
+	mux.Handle("POST "+join.PathJoin, n.relayJoinWithoutReplica(jh))
+	mux.Handle("POST "+join.PathRenew, jh)
 	// Making a node leave is an operator's change: it needs a write token.
 	mux.Handle("POST /v1/agent/leave", web.Guard(auth, web.ScopeWrite, http.HandlerFunc(n.handleLeave)))
 	mux.Handle("/", public)
 	return mux
+}
+
+// nodesOnly serves a node-to-node route only to nodes of this cluster: in a
+// cluster on certificates, a request must come over TLS with a valid node
+// certificate (the API's TLS side checks the chain and revocation of any
+// certificate presented). A node may ask to remove only itself.
+func (n *Node) nodesOnly(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !n.secureCluster() {
+			h(w, r)
+			return
+		}
+		id, ok := pki.PeerIdentity(r.TLS)
+		if !ok {
+			writeRPCStatus(w, http.StatusForbidden, api.ErrorBody{Error: r.URL.Path + " is for the cluster's nodes: it needs HTTPS with a node certificate of this cluster"})
+			return
+		}
+		if r.URL.Path == "/v1/internal/leave" && r.URL.Query().Get("node") != id.NodeID {
+			writeRPCStatus(w, http.StatusForbidden, api.ErrorBody{Error: "a node may take only itself out of the cluster; operators use 'clusterd leave'"})
+			return
+		}
+		h(w, r)
+	})
 }
 
 // agentCommands are the commands another node may ask the leader to commit.
@@ -185,7 +215,11 @@ func writeRPCError(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusInternalServerError
 	switch {
 	case errors.As(err, &nl) && nl.LeaderAddr != "":
-		http.Redirect(w, r, "http://"+nl.LeaderAddr+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		scheme := "http://"
+		if r.TLS != nil {
+			scheme = "https://"
+		}
+		http.Redirect(w, r, scheme+nl.LeaderAddr+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 		return
 	case errors.As(err, &nl):
 		status = http.StatusServiceUnavailable

@@ -26,6 +26,11 @@ func (l *leaderLoop) ensureClusterSecrets() {
 		return
 	}
 	secrets, fingerprint, err := newClusterSecrets(v.ClusterID(), l.n.now(), rand.Reader)
+	if ic := l.n.initial; ic != nil && ic.clusterID == v.ClusterID() {
+		// What init made before Raft ran: this node's certificate and the
+		// join tokens it printed already pin this CA.
+		secrets, fingerprint, err = ic.secrets, pki.FingerprintHex(ic.ca.Cert), nil
+	}
 	if err != nil {
 		l.n.log.Error("create the cluster CA", "err", err)
 		return

@@ -2,7 +2,7 @@
 # scripts/install.sh: install clusterd on this machine as a systemd service.
 #
 #   sudo scripts/install.sh --init                     # the first machine: creates the cluster
-#   sudo scripts/install.sh --join 10.0.1.5            # every other machine, through any member
+#   sudo scripts/install.sh --join 10.0.1.5 --token T  # every other machine, through any member
 #   sudo scripts/install.sh --bootstrap-expect 3 --join A --join B --join C
 #                                                      # the same line on three machines
 #   sudo scripts/install.sh --binary /tmp/clusterd     # upgrade: replace the binary, restart in place
@@ -29,12 +29,13 @@ DATA_DIR=/var/lib/clusterd
 
 usage() {
 	cat <<'EOF'
-usage: install.sh [--binary PATH] (--init | --join ADDR... [--bootstrap-expect N]) [--env KEY=VALUE]... [--no-start]
+usage: install.sh [--binary PATH] (--init | --join ADDR... [--token TOKEN] [--bootstrap-expect N]) [--env KEY=VALUE]... [--no-start]
        install.sh --uninstall
 
   --binary PATH          the clusterd binary to install (default: ./clusterd)
   --init                 this machine creates the cluster (clusterd init) on first start
   --join ADDR            join through a member: IP, IP:gossip-port or a DNS name (repeatable)
+  --token TOKEN          with --join: the join token a new machine joins with (cdt1-...)
   --bootstrap-expect N   with --join: form a new cluster once N machines see each other
   --env KEY=VALUE        another CLUSTERD_* setting for the env file, e.g.
                          --env CLUSTERD_ATTRIBUTE=zone=us-east-1a (repeatable)
@@ -62,6 +63,7 @@ files=$here/install
 binary=./clusterd
 mode=
 join=
+token=
 expect=
 extra=
 start=yes
@@ -79,7 +81,7 @@ while [ $# -gt 0 ]; do
 		;;
 	esac
 	case $1 in
-	--binary | --join | --bootstrap-expect | --env)
+	--binary | --join | --token | --bootstrap-expect | --env)
 		[ $# -ge 2 ] || usage_error "$1 needs a value"
 		;;
 	esac
@@ -96,6 +98,13 @@ while [ $# -gt 0 ]; do
 		esac
 		mode=join
 		join=${join:+$join,}$2
+		shift 2
+		;;
+	--token)
+		case $2 in
+		cdt1-*) token=$2 ;;
+		*) usage_error "--token: expected a join token (cdt1-...), as 'clusterd init' printed it or 'clusterd token rotate' makes it" ;;
+		esac
 		shift 2
 		;;
 	--bootstrap-expect)
@@ -203,6 +212,7 @@ new_env="$ENV_DIR/clusterd.env.new.$$"
 	*) echo "CLUSTERD_COMMAND=agent" ;;
 	esac
 	[ -z "$expect" ] || echo "CLUSTERD_BOOTSTRAP_EXPECT=$expect"
+	[ -z "$token" ] || echo "CLUSTERD_JOIN_TOKEN=$token"
 	printf '%s' "$extra"
 } >"$new_env"
 chmod 0600 "$new_env" # it may hold secrets (a join token)

@@ -118,7 +118,7 @@ func requiredScope(r *http.Request) Scope {
 	p := r.URL.Path
 	read := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
-	case p == "/v1/snapshot" || p == "/v1/tokens" || strings.HasPrefix(p, "/v1/tokens/"):
+	case p == "/v1/snapshot" || p == "/v1/tokens" || strings.HasPrefix(p, "/v1/tokens/") || strings.HasPrefix(p, "/v1/join-tokens/"):
 		return ScopeAdmin
 	case (p == "/v1/login" || p == "/v1/logout") && r.Method == http.MethodPost:
 		return ScopeNone // they check the token themselves

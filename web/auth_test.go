@@ -61,7 +61,7 @@ func newAuthEnv(t *testing.T) *authEnv {
 
 func (e *authEnv) state(t *testing.T) string {
 	e.fb.mu.Lock()
-	b, err := json.Marshal([]any{e.fb.jobs, e.fb.tasks, e.fb.submitted, e.fb.killed, e.fb.deleted, e.fb.restored, e.fb.operatorCalls, e.fb.tokens})
+	b, err := json.Marshal([]any{e.fb.jobs, e.fb.tasks, e.fb.submitted, e.fb.killed, e.fb.deleted, e.fb.restored, e.fb.operatorCalls, e.fb.tokens, e.fb.rotated})
 	e.fb.mu.Unlock()
 	if err != nil {
 		t.Fatal(err)

@@ -67,4 +67,7 @@ type Backend interface {
 	Tokens(ctx context.Context) ([]api.Token, error)
 	CreateToken(ctx context.Context, req api.TokenRequest) (api.Token, error)
 	RevokeToken(ctx context.Context, id string) error
+	// RotateJoinToken makes a new join token for "server" or "agent",
+	// shown this once; the role's previous one stops working.
+	RotateJoinToken(ctx context.Context, role string) (api.JoinToken, error)
 }

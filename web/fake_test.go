@@ -24,6 +24,7 @@ type fakeBackend struct {
 	logs      map[string]*bytes.Buffer // "taskid/stream"
 	submitted []api.JobSpec
 	killed    []string
+	rotated   []string // join token roles rotated
 	deleted   []string
 	filters   []api.TaskFilter
 	err       error
@@ -455,4 +456,11 @@ func (f *fakeBackend) RevokeToken(ctx context.Context, id string) error {
 	}
 	delete(f.tokens, id)
 	return f.err
+}
+
+func (f *fakeBackend) RotateJoinToken(ctx context.Context, role string) (api.JoinToken, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rotated = append(f.rotated, role)
+	return api.JoinToken{Role: role, Token: "cdt1-" + role[:1] + "-fake", CAFingerprint: "ff"}, f.err
 }

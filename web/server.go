@@ -125,6 +125,7 @@ func (s *server) handler(cfg Config) http.Handler {
 		{"/v1/whoami", map[string]http.HandlerFunc{"GET": s.whoami}},
 		{"/v1/tokens", map[string]http.HandlerFunc{"GET": s.listTokens, "POST": s.createToken}},
 		{"/v1/tokens/{id}", map[string]http.HandlerFunc{"DELETE": s.revokeToken}},
+		{"/v1/join-tokens/{role}", map[string]http.HandlerFunc{"POST": s.rotateJoinToken}},
 	}
 	for _, route := range api {
 		allowed := make([]string, 0, len(route.methods)+1)

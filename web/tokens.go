@@ -63,3 +63,17 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+func (s *server) rotateJoinToken(w http.ResponseWriter, r *http.Request) {
+	role := r.PathValue("role")
+	if role != "server" && role != "agent" {
+		s.writeError(w, r, &api.ValidationError{Field: "role", Message: "must be server or agent"}, object{})
+		return
+	}
+	tok, err := s.backend.RotateJoinToken(r.Context(), role)
+	if err != nil {
+		s.writeError(w, r, err, object{})
+		return
+	}
+	writeJSON(w, r, http.StatusCreated, tok)
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,8 +117,9 @@ type Cluster struct {
 
 	mu     sync.Mutex
 	nodes  []*Node
-	seen   map[string]bool // task ids seen in this cluster
-	token  string          // the admin token, once read (see Token)
+	seen   map[string]bool   // task ids seen in this cluster
+	token  string            // the admin token, once read (see Token)
+	join   map[string]string // join tokens by role (see JoinToken)
 	closed bool
 	dumped bool // logs were dumped for a failure already
 }
@@ -188,13 +190,13 @@ func Start(t *testing.T, opts Options) *Cluster {
 		// through node JoinVia.
 		first := c.nodes[1 : opts.JoinVia+1]
 		for _, n := range first {
-			n.Args = c.nodeArgs(n, "join", n0.GossipAddr())
+			n.Args = c.joinArgs(t, n, n0.GossipAddr())
 			c.startProc(t, n)
 		}
 		c.waitReady(t, c.nodes[:opts.JoinVia+1])
 		via := c.nodes[opts.JoinVia]
 		for _, n := range c.nodes[opts.JoinVia+1:] {
-			n.Args = c.nodeArgs(n, "join", via.GossipAddr())
+			n.Args = c.joinArgs(t, n, via.GossipAddr())
 			c.startProc(t, n)
 		}
 	case FormBootstrapExpect:
@@ -253,6 +255,18 @@ func (c *Cluster) nodeArgs(n *Node, sub string, peers ...string) []string {
 	}
 	args = append(args, c.opts.ExtraArgs...)
 	return append(args, peers...)
+}
+
+// joinArgs is `join FLAGS... --token TOKEN PEER`: a server's join token,
+// or an agent's when extra has --server=false.
+func (c *Cluster) joinArgs(t *testing.T, n *Node, peer string, extra ...string) []string {
+	t.Helper()
+	role := "server"
+	if slices.Contains(extra, "--server=false") || slices.Contains(c.opts.ExtraArgs, "--server=false") {
+		role = "agent"
+	}
+	args := c.nodeArgs(n, "join", peer)
+	return append(args[:len(args)-1:len(args)-1], "--token", c.JoinToken(t, role), peer)
 }
 
 // startProc runs n.Args, appending its output to n.LogPath.
@@ -518,7 +532,7 @@ func (c *Cluster) AddNodeWith(t *testing.T, extra ...string) *Node {
 		t.Fatalf("nodetest: AddNode: ports %d-%d on %s are taken: %v", c.base, c.base+2, nodeIP(i), err)
 	}
 	n := c.newNode(t, i)
-	n.Args = c.nodeArgs(n, "join", via.GossipAddr())
+	n.Args = c.joinArgs(t, n, via.GossipAddr(), extra...)
 	if len(extra) > 0 {
 		// Flags go before the peer, the last argument.
 		peer := n.Args[len(n.Args)-1]

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -352,7 +353,9 @@ func TestLogCompactsAndANewVoterCatchesUpFromASnapshot(t *testing.T) {
 	c.CheckConvergence(t)
 }
 
-func TestJoinFailsClearlyOnBadPeers(t *testing.T) {
+// A machine joins only with a right token, and only a cluster whose CA the
+// token pins: each refusal says what is wrong, and nothing is joined.
+func TestJoinFailsClearlyWithoutARightTokenOrOnBadPeers(t *testing.T) {
 	c := Start(t, Options{N: 1, Form: FormInitOnly})
 	bin := c.Binary()
 	dir := t.TempDir()
@@ -361,27 +364,56 @@ func TestJoinFailsClearlyOnBadPeers(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = nodeEnv()
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	common := []string{"--bind", "127.0.0.99", "--http-port", "0", "--raft-port", "0", "--gossip-port", "0", "--isolator", "process", "--join-timeout", "3s"}
-	// Nothing listens there.
-	out, err := run(append(append([]string{"join", "--data-dir", dir + "/a"}, common...), "127.0.0.98:1")...)
-	if err == nil || !strings.Contains(out, "127.0.0.98:1") {
-		t.Fatalf("join of an unreachable peer: err=%v\n%s", err, out)
+	n0 := c.Node(0)
+	// The joiner's API port is node 0's, as in a cluster of identical
+	// units: the join exchange reaches the peer on it.
+	common := []string{"--bind", "127.0.0.99", "--http-port", strconv.Itoa(n0.HTTPPort), "--raft-port", "0", "--gossip-port", "0", "--isolator", "process", "--join-timeout", "3s"}
+	join := func(data string, extra ...string) (string, error) {
+		return run(append(append(append([]string{"join", "--data-dir", filepath.Join(dir, data)}, common...), extra...), n0.GossipAddr())...)
 	}
-	// An HTTP server, not a clusterd gossip port.
-	out, err = run(append(append([]string{"join", "--data-dir", dir + "/b"}, common...), c.Node(0).HTTPHostPort())...)
-	if err == nil {
-		t.Fatalf("join of a non-clusterd port succeeded:\n%s", out)
+	server := c.JoinToken(t, "server")
+	agent := c.JoinToken(t, "agent")
+
+	if out, err := join("none"); err == nil || !strings.Contains(out, "needs one of its join tokens") || !strings.Contains(out, "--token") {
+		t.Errorf("join without a token: err=%v\n%s", err, out)
+	}
+	if out, err := join("garbled", "--token", "cdt1-s-nonsense"); err == nil || !strings.Contains(out, "malformed join token") {
+		t.Errorf("join with a garbled token: err=%v\n%s", err, out)
+	}
+	// The right CA fingerprint, another secret.
+	wrong := server[:strings.LastIndexByte(server, '-')+1] + strings.Repeat("a", 52)
+	if out, err := join("wrong", "--token", wrong); err == nil || !strings.Contains(out, "401") || !strings.Contains(out, "token") {
+		t.Errorf("join with a wrong secret: err=%v\n%s", err, out)
+	}
+	// An agent token cannot make a server.
+	if out, err := join("agent-as-server", "--token", agent); err == nil || !strings.Contains(out, "--server=false") {
+		t.Errorf("join as a server with an agent token: err=%v\n%s", err, out)
+	}
+	// The right secret, but the token pins another cluster's CA: refused
+	// before anything is sent.
+	other := Start(t, Options{N: 1, Form: FormInitOnly})
+	foreign := other.JoinToken(t, "server")
+	fp := foreign[len("cdt1-s-") : len("cdt1-s-")+64]
+	pinnedElsewhere := strings.Replace(server, server[len("cdt1-s-"):len("cdt1-s-")+64], fp, 1)
+	if out, err := join("mitm", "--token", pinnedElsewhere); err == nil || !strings.Contains(out, "man in the middle") || !strings.Contains(out, "nothing was sent") {
+		t.Errorf("join with a token pinning another CA: err=%v\n%s", err, out)
+	}
+	// Nothing listens there.
+	if out, err := run(append(append([]string{"join", "--data-dir", filepath.Join(dir, "unreachable")}, common...), "--token", server, "127.0.0.98:1")...); err == nil || !strings.Contains(out, "127.0.0.98") {
+		t.Errorf("join of an unreachable peer: err=%v\n%s", err, out)
 	}
 	// A data dir of another cluster refuses to join this one.
-	other := Start(t, Options{N: 1, Form: FormInitOnly})
 	otherData := other.Node(0).DataDir
 	other.Close()
-	out, err = run(append(append([]string{"join", "--data-dir", otherData}, common...), c.Node(0).GossipAddr())...)
-	if err == nil || !strings.Contains(out, "cluster") {
-		t.Fatalf("a data dir of another cluster joined: err=%v\n%s", err, out)
+	if out, err := run(append(append([]string{"join", "--data-dir", otherData}, common...), "--token", server, n0.GossipAddr())...); err == nil || !strings.Contains(out, "cluster") {
+		t.Errorf("a data dir of another cluster joined: err=%v\n%s", err, out)
+	}
+	if nodes, err := c.APINodes(0); err != nil || len(nodes) != 1 {
+		t.Fatalf("after the refused joins the cluster lists %d nodes (%v), want 1", len(nodes), err)
 	}
 }
 

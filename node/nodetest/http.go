@@ -60,6 +60,59 @@ func (c *Cluster) Token() string {
 	return c.token
 }
 
+// joinTokensFile is node.JoinTokensFile.
+const joinTokensFile = "join.tokens"
+
+// JoinToken is a join token for role ("server" or "agent"): the one init
+// wrote to its data dir or, in a cluster formed without init
+// (bootstrap-expect), a new one from `clusterd token rotate`.
+func (c *Cluster) JoinToken(t *testing.T, role string) string {
+	t.Helper()
+	c.mu.Lock()
+	if tok := c.join[role]; tok != "" {
+		c.mu.Unlock()
+		return tok
+	}
+	if c.join == nil {
+		c.join = map[string]string{}
+	}
+	for _, n := range c.nodes {
+		b, err := os.ReadFile(filepath.Join(n.DataDir, joinTokensFile))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if r, tok, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+				c.join[r] = tok
+			}
+		}
+		break
+	}
+	tok := c.join[role]
+	c.mu.Unlock()
+	if tok != "" {
+		return tok
+	}
+	var out string
+	for i, n := range c.Nodes() {
+		if !c.live(n) {
+			continue
+		}
+		var err error
+		if out, err = c.CLI(t, i, "token", "rotate", role); err == nil {
+			tok = strings.TrimSpace(out)
+			break
+		}
+	}
+	if tok == "" {
+		t.Fatalf("nodetest: no %s join token: init wrote none and token rotate failed: %s", role, out)
+	}
+	c.mu.Lock()
+	c.join[role] = tok
+	c.mu.Unlock()
+	return tok
+}
+
 // get GETs path from node i, following redirects, into out.
 func (c *Cluster) get(i int, path string, timeout time.Duration, out any) error {
 	hc := c.HTTPClient(timeout)

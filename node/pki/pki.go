@@ -112,11 +112,20 @@ func randInt(rnd io.Reader, limit *big.Int) (*big.Int, error) {
 
 // MarshalPEM encodes the CA's certificate and key.
 func (ca *CA) MarshalPEM() (certPEM, keyPEM []byte, err error) {
-	keyDER, err := x509.MarshalECPrivateKey(ca.Key)
+	keyPEM, err = KeyPEM(ca.Key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode the CA key: %w", err)
 	}
-	return CertPEM(ca.Cert), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), nil
+	return CertPEM(ca.Cert), keyPEM, nil
+}
+
+// KeyPEM encodes an EC private key (SEC 1), as ParseKeyPEM reads it.
+func KeyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
 }
 
 // LoadCA decodes a CA written by MarshalPEM and checks that the key is the

@@ -40,6 +40,15 @@ type LoginRequest struct {
 	Token string `json:"token"`
 }
 
+// JoinToken is the answer of POST /v1/join-tokens/ROLE: a new join token
+// for servers or agents, shown once; the role's previous token stops
+// working.
+type JoinToken struct {
+	Role          string `json:"role"`
+	Token         string `json:"token"`
+	CAFingerprint string `json:"ca_fingerprint"`
+}
+
 // WhoAmI is the answer of GET /v1/whoami: what the caller's credentials
 // grant. Auth is false on a node that checks none (--dev).
 type WhoAmI struct {

@@ -13,6 +13,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -63,6 +65,28 @@ func newHTTPClient() *http.Client {
 	// No overall Timeout: log streams are long-lived; callers bound requests
 	// with their context.
 	return &http.Client{Transport: tr}
+}
+
+// WithCA returns a client that verifies an https:// node, and the leader it
+// redirects to, against the cluster CA (PEM) instead of the system's roots.
+// It must be called before WithToken.
+func (c *Client) WithCA(caPEM []byte) (*Client, error) {
+	if len(caPEM) == 0 {
+		return c, nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("the cluster CA file holds no PEM certificate")
+	}
+	tr, ok := c.hc.Transport.(*http.Transport)
+	if !ok {
+		return nil, fmt.Errorf("WithCA: the HTTP client's transport is a %T, not an *http.Transport", c.hc.Transport)
+	}
+	tr = tr.Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	hc := *c.hc
+	hc.Transport = tr
+	return &Client{base: c.base, hc: &hc}, nil
 }
 
 // WithToken returns a client that sends token as a bearer token with

@@ -39,3 +39,11 @@ func (c *Client) CreateToken(ctx context.Context, req api.TokenRequest) (api.Tok
 func (c *Client) RevokeToken(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/v1/tokens/"+url.PathEscape(id), nil, nil, nil)
 }
+
+// RotateJoinToken is POST /v1/join-tokens/ROLE (admin): a new join token
+// for "server" or "agent"; the previous one stops working.
+func (c *Client) RotateJoinToken(ctx context.Context, role string) (api.JoinToken, error) {
+	var t api.JoinToken
+	err := c.do(ctx, "POST", "/v1/join-tokens/"+url.PathEscape(role), nil, nil, &t)
+	return t, err
+}

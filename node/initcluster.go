@@ -1,0 +1,125 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+
+	"github.com/clusterd/clusterd/node/pki"
+	"github.com/clusterd/clusterd/raftfsm"
+	"github.com/clusterd/clusterd/web/api"
+)
+
+// initialCluster is what `clusterd init` decides before Raft runs: the
+// cluster id, CA and gossip key, and the first join tokens. The first
+// leader (this node) commits them, and the node has its certificate and
+// encrypted gossip from its first second, before anyone can join.
+type initialCluster struct {
+	clusterID  string
+	secrets    raftfsm.ClusterSecrets
+	ca         *pki.CA
+	joinTokens map[pki.Role]pki.Token
+}
+
+// prepareNewCluster makes the initial cluster, signs this node's
+// certificate and writes the join tokens to the data dir (0600) before
+// the leader commits their hashes.
+func (n *Node) prepareNewCluster() error {
+	ic := &initialCluster{clusterID: randomID(8), joinTokens: map[pki.Role]pki.Token{}}
+	secrets, _, err := newClusterSecrets(ic.clusterID, n.now(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("create the cluster CA: %w", err)
+	}
+	ic.secrets = secrets
+	if ic.ca, err = pki.LoadCA([]byte(secrets.CACertPEM), []byte(secrets.CAKeyPEM)); err != nil {
+		return err
+	}
+	fp := pki.Fingerprint(ic.ca.Cert)
+	var lines string
+	for _, role := range []pki.Role{pki.RoleServer, pki.RoleAgent} {
+		tok, err := pki.NewToken(role, fp, rand.Reader)
+		if err != nil {
+			return err
+		}
+		ic.joinTokens[role] = tok
+		lines += string(role) + " " + tok.String() + "\n"
+	}
+	if err := writeFileAtomic(filepath.Join(n.cfg.DataDir, JoinTokensFile), []byte(lines), 0o600); err != nil {
+		return fmt.Errorf("write the join tokens: %w", err)
+	}
+	if err := n.issueOwnCertificate(ic.ca, secrets.GossipKeys); err != nil {
+		return err
+	}
+	n.initial = ic
+	return nil
+}
+
+// ensureJoinTokens gives the cluster a join secret per role when it has
+// none: init's, or (a cluster formed by bootstrap-expect, or upgraded) a
+// new one nobody was shown, which `clusterd token rotate` replaces.
+func (l *leaderLoop) ensureJoinTokens() {
+	n := l.n
+	v := n.fsm.View()
+	ca := n.clusterCA()
+	if v.LogVersion() < 3 || ca == nil {
+		return
+	}
+	have := map[string]bool{}
+	for _, cr := range v.Credentials(raftfsm.CredentialJoin) {
+		have[cr.Scope] = true
+	}
+	fp := pki.Fingerprint(ca.Cert)
+	for _, role := range []pki.Role{pki.RoleServer, pki.RoleAgent} {
+		if have[string(role)] {
+			continue
+		}
+		tok, ok := pki.Token{}, false
+		if n.initial != nil {
+			tok, ok = n.initial.joinTokens[role]
+			ok = ok && tok.CAFingerprint == fp
+		}
+		if !ok {
+			var err error
+			if tok, err = pki.NewToken(role, fp, rand.Reader); err != nil {
+				n.log.Error("create a join token", "role", role, "err", err)
+				return
+			}
+		}
+		if _, err := n.apply(&raftfsm.PutCredential{Credential: joinCredential(tok, n)}); err != nil {
+			n.log.Warn("store a join token", "role", role, "err", err)
+			return
+		}
+		n.log.Info("created a join token", "role", role, "shown", ok)
+	}
+}
+
+func joinCredential(tok pki.Token, n *Node) raftfsm.Credential {
+	h := tok.SecretHash()
+	return raftfsm.Credential{ID: randomID(8), Kind: raftfsm.CredentialJoin, Scope: string(tok.Role),
+		Name: string(tok.Role) + " join token", SecretHash: hex.EncodeToString(h[:]), CreatedAt: n.now().UTC()}
+}
+
+// RotateJoinToken replaces a role's join secret: the old token stops
+// admitting anyone at once (nodes that joined keep their certificates).
+func (b *backend) RotateJoinToken(ctx context.Context, role string) (api.JoinToken, error) {
+	if role != string(pki.RoleServer) && role != string(pki.RoleAgent) {
+		return api.JoinToken{}, &api.ValidationError{Field: "role", Message: fmt.Sprintf("%q: must be server or agent", role)}
+	}
+	if _, err := b.leading(); err != nil {
+		return api.JoinToken{}, err
+	}
+	ca := b.n.clusterCA()
+	if ca == nil {
+		return api.JoinToken{}, fmt.Errorf("the cluster has no CA yet (its log is older than version 3, or its first leader is still making it): try again shortly")
+	}
+	tok, err := pki.NewToken(pki.Role(role), pki.Fingerprint(ca.Cert), rand.Reader)
+	if err != nil {
+		return api.JoinToken{}, err
+	}
+	if _, err := b.n.apply(&raftfsm.PutCredential{Credential: joinCredential(tok, b.n)}); err != nil {
+		return api.JoinToken{}, err
+	}
+	return api.JoinToken{Role: role, Token: tok.String(), CAFingerprint: pki.FingerprintHex(ca.Cert)}, nil
+}
