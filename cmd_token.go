@@ -122,7 +122,8 @@ func sameAddr(a, b string) bool {
 	return client.New(a).Addr() == client.New(b).Addr()
 }
 
-// isLoopbackAddr reports whether an API address is on this machine.
+// isLoopbackAddr reports whether an API address is on this machine: a
+// loopback address or one of its interfaces' addresses.
 func isLoopbackAddr(addr string) bool {
 	u, err := url.Parse(client.New(addr).Addr())
 	if err != nil {
@@ -133,7 +134,19 @@ func isLoopbackAddr(addr string) bool {
 		return true
 	}
 	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	if ip == nil {
+		return false
+	}
+	if ip.IsLoopback() {
+		return true
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // localAdminToken is the admin token in this machine's data dir, if this
@@ -448,4 +461,73 @@ func writeTokens(w io.Writer, ts []api.Token, now time.Time) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Scope, dash(t.Name), agoText(t.CreatedAt, now), expires)
 	}
 	return tw.Flush()
+}
+
+func gossipCommand() *cli.Command {
+	show := func(env *clientEnv, st api.GossipStatus) error {
+		if env.json {
+			return printJSON(env.stdout, st)
+		}
+		if !st.Encrypted {
+			fmt.Fprintln(env.stdout, "Gossip is not encrypted in this cluster (it was not made by 'clusterd init').")
+			return nil
+		}
+		round := "none"
+		if st.Rotation != "" {
+			round = st.Rotation
+		}
+		fmt.Fprintf(env.stdout, "Encrypted:  yes, %d key(s), keyring %s\nRotation:   %s\n", st.Keys, st.Digest, round)
+		if len(st.Pending) > 0 {
+			fmt.Fprintf(env.stdout, "Waiting on: %s\n", strings.Join(st.Pending, ", "))
+		}
+		return nil
+	}
+	return &cli.Command{
+		Name:  "gossip",
+		Usage: "see gossip encryption, and rotate its key",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "status",
+				Usage: "whether gossip is encrypted, and where a key rotation is",
+				Flags: clientFlags(false),
+				Action: clientAction(0, "", func(c *cli.Context, env *clientEnv) error {
+					st, err := env.c.GossipStatus(c.Context)
+					if err != nil {
+						return err
+					}
+					return show(env, st)
+				}),
+			},
+			{
+				Name: "rotate",
+				Usage: "replace the gossip key in three rounds (every node learns the new key, sends with it, forgets the old), " +
+					"each once every live node is at the one before (needs an admin token)",
+				Flags: append(clientFlags(false),
+					&cli.BoolFlag{Name: "wait", Usage: "wait until the rotation is done"},
+					&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "with --wait: give up (exit 1) after this long"}),
+				Action: clientAction(0, "", func(c *cli.Context, env *clientEnv) error {
+					st, err := env.c.RotateGossipKey(c.Context)
+					if err != nil {
+						return err
+					}
+					if !c.Bool("wait") {
+						return show(env, st)
+					}
+					deadline := time.Now().Add(c.Duration("timeout"))
+					// Done once the last round reached every live node too.
+					for st.Rotation != "" || len(st.Pending) > 0 {
+						if time.Now().After(deadline) {
+							_ = show(env, st)
+							return fmt.Errorf("the gossip key rotation did not finish within %s (round %s, waiting on %s)", c.Duration("timeout"), st.Rotation, strings.Join(st.Pending, ", "))
+						}
+						time.Sleep(time.Second)
+						if st, err = env.c.GossipStatus(c.Context); err != nil {
+							return err
+						}
+					}
+					return show(env, st)
+				}),
+			},
+		},
+	}
 }

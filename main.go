@@ -132,6 +132,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			loginCommand(),
 			logoutCommand(),
 			tokenCommand(),
+			gossipCommand(),
 			statusCommand(),
 			nodesCommand(),
 			jobsCommand(),

@@ -2,9 +2,12 @@ package gossip
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/memberlist"
@@ -283,4 +286,25 @@ func (m *Membership) keyMismatch(addr string, err error) *KeyMismatchError {
 		return &KeyMismatchError{Peer: addr, LocalEncrypts: local, RemoteEncrypts: !local}
 	}
 	return nil
+}
+
+// KeyringDigest names a keyring, primary first, without revealing it: the
+// first 8 bytes of a SHA-256 over the keys, hex. Two nodes with the same
+// digest send with the same key and read the same ones.
+func KeyringDigest(keys [][]byte) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	h := sha256.New()
+	h.Write(keys[0])
+	rest := make([]string, 0, len(keys)-1)
+	for _, k := range keys[1:] {
+		rest = append(rest, string(k))
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		h.Write([]byte{0})
+		h.Write([]byte(k))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }

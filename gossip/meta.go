@@ -37,6 +37,10 @@ type Meta struct {
 	// applies (0 from binaries older than log versions: 1). The leader
 	// raises the log only to a version every server knows.
 	LogVersion int `json:"log,omitempty"`
+	// Keys is a short digest of the keyring the node uses (KeyringDigest),
+	// so that a key rotation moves to its next round only once every node
+	// is at this one.
+	Keys string `json:"keys,omitempty"`
 }
 
 // Encode serializes the metadata and refuses anything over memberlist's

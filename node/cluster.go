@@ -54,6 +54,7 @@ func (n *Node) gossipMeta() gossip.Meta {
 	return gossip.Meta{
 		NodeID: n.id, HTTPPort: hp, RaftPort: rp, Build: n.cfg.Version, Server: n.cfg.Server, LogVersion: raftfsm.LogVersion,
 		Zone: n.cfg.Attributes["zone"], ClusterID: n.clusterID(), HasState: n.raft.hadState || n.fsm.View().Index() > 0,
+		Keys: keysDigest(n.ident.keys()),
 	}
 }
 

@@ -184,6 +184,20 @@ func (n *Node) runLeader(ctx context.Context) {
 		l.mu.Unlock()
 	}()
 	n.log.Info("leading the cluster", "term", term, "agents", len(n.fsm.View().Nodes()))
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.stopped:
+				return
+			case <-t.C:
+				l.advanceGossipRotation()
+			}
+		}
+	}()
 
 	tick := time.NewTicker(n.cfg.AllocationInterval)
 	defer tick.Stop()

@@ -205,7 +205,10 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	defer n.gossip.Shutdown()
 
 	webCfg := web.Config{Backend: &backend{n: n}, Mesos: &mesosBackend{n: n},
-		Gatherer: n.registry, Registerer: n.registry, Logger: n.log.With("component", "http")}
+		Gatherer: n.registry, Registerer: n.registry, Logger: n.log.With("component", "http"),
+		// A cluster on certificates takes credentials from other machines
+		// only over TLS, and its followers reach the leader over mTLS.
+		TLSRequired: n.secureCluster, ProxyTransport: n.peer.http.Transport, ProxyScheme: n.nodeScheme}
 	if !n.cfg.NoAuth {
 		n.tokens = &tokenChecker{n: n, saved: n.loadCredentialsCache()}
 		webCfg.Auth = n.tokens
@@ -244,7 +247,7 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(apiMux.plain); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			serveErr <- err
+			reportServeErr(serveErr, err)
 		}
 	}()
 	// The same API over TLS with this node's certificate (read at every
@@ -261,10 +264,12 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	go func() {
 		defer wg.Done()
 		if err := tlsSrv.Serve(tls.NewListener(apiMux.tls, tlsCfg)); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			serveErr <- err
+			reportServeErr(serveErr, err)
 		}
 	}()
 	go func() { defer wg.Done(); n.maintainCertificate(runCtx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); n.syncGossipKeys(runCtx) }()
 	go func() { defer wg.Done(); n.watchLeadership(runCtx) }()
 	go func() { defer wg.Done(); n.runAgent(runCtx) }()
 	go func() { defer wg.Done(); n.usage.run(runCtx, n) }()
@@ -313,9 +318,11 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	cancel()
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
-	apiMux.Close()
+	// The servers first: a listener closed under a running server makes it
+	// report a failure instead of ErrServerClosed.
 	_ = srv.Shutdown(shutdownCtx)
 	_ = tlsSrv.Shutdown(shutdownCtx)
+	apiMux.Close()
 	wg.Wait()
 	if err := parts.close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("raft shutdown: %w", err)
@@ -485,4 +492,14 @@ func firstPrivateIP() (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no private IPv4 address found")
+}
+
+// reportServeErr hands a server's failure to Run without blocking: the
+// first one ends the node; a second (the other server on the same port)
+// has nobody to read it.
+func reportServeErr(ch chan<- error, err error) {
+	select {
+	case ch <- err:
+	default:
+	}
 }

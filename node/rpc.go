@@ -37,6 +37,7 @@ func (n *Node) internalHandler(public http.Handler, auth web.Authenticator) http
 	mux.Handle("POST /v1/internal/usage", n.nodesOnly(n.handleUsage))
 	mux.Handle("POST /v1/internal/authenticate", n.nodesOnly(n.handleAuthenticate))
 	mux.Handle("GET /v1/internal/tasks/{id}", n.nodesOnly(n.handleTaskKnown))
+	mux.Handle("GET /v1/internal/gossip-keys", n.nodesOnly(n.handleGossipKeys))
 	// The join exchange is open to machines without a token of the API:
 	// it authenticates with join tokens and certificates itself.
 	jh := join.NewHandler(n.joinAuth, join.Options{CertLifetime: n.cfg.CertLifetime, Logger: n.log.With("component", "join")})

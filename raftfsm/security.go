@@ -52,7 +52,18 @@ type ClusterSecrets struct {
 	// messages are encrypted with) first; the others are still accepted,
 	// so a rotation installs a new key before it stops using the old.
 	GossipKeys []string `json:"gossip_keys,omitempty"`
+	// GossipRotation is the round of a key rotation in progress (see
+	// package gossip): "install" (the new key is listed second, every node
+	// learns it), "use" (it is first, every node sends with it), "" (none;
+	// the old key is gone).
+	GossipRotation string `json:"gossip_rotation,omitempty"`
 }
+
+// Rounds of a gossip key rotation (ClusterSecrets.GossipRotation).
+const (
+	GossipRotationInstall = "install"
+	GossipRotationUse     = "use"
+)
 
 // SetClusterSecrets sets the CA (once: a different CA later is refused,
 // since every certificate would stop working) and replaces the gossip
@@ -100,6 +111,12 @@ func applySetClusterSecrets(txn *memdb.Txn, c *SetClusterSecrets) *Result {
 	s := c.Secrets
 	if s.CACertPEM == "" || s.CAKeyPEM == "" {
 		return &Result{Err: fmt.Errorf("set cluster secrets: the CA certificate and key are required")}
+	}
+	switch {
+	case s.GossipRotation != "" && s.GossipRotation != GossipRotationInstall && s.GossipRotation != GossipRotationUse:
+		return &Result{Err: fmt.Errorf("set cluster secrets: gossip rotation round %q is neither %q nor %q", s.GossipRotation, GossipRotationInstall, GossipRotationUse)}
+	case s.GossipRotation != "" && len(s.GossipKeys) != 2:
+		return &Result{Err: fmt.Errorf("set cluster secrets: a gossip rotation round has two keys, the old and the new, not %d", len(s.GossipKeys))}
 	}
 	for i, k := range s.GossipKeys {
 		b, err := base64.StdEncoding.DecodeString(k)

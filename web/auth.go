@@ -118,7 +118,7 @@ func requiredScope(r *http.Request) Scope {
 	p := r.URL.Path
 	read := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
-	case p == "/v1/snapshot" || p == "/v1/tokens" || strings.HasPrefix(p, "/v1/tokens/") || strings.HasPrefix(p, "/v1/join-tokens/"):
+	case p == "/v1/snapshot" || p == "/v1/tokens" || strings.HasPrefix(p, "/v1/tokens/") || strings.HasPrefix(p, "/v1/join-tokens/") || p == "/v1/gossip/rotate":
 		return ScopeAdmin
 	case (p == "/v1/login" || p == "/v1/logout") && r.Method == http.MethodPost:
 		return ScopeNone // they check the token themselves
@@ -357,4 +357,43 @@ func (l *FailureLimiter) Add(ip string, now time.Time) {
 		l.buckets[ip] = b
 	}
 	b.tokens = max(0, b.tokens-1)
+}
+
+// requireTLS refuses plain HTTP from other machines when the node asks for
+// it (Config.TLSRequired): a browser asking for the dashboard is sent to
+// https, everything else but /health is refused with what to do. Loopback
+// clients (the CLI on the node itself) may use plain HTTP.
+func (s *server) requireTLS(next http.Handler) http.Handler {
+	if s.tlsRequired == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil || !s.tlsRequired() || isLocalClient(r) || r.URL.Path == "/health" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		read := r.Method == http.MethodGet || r.Method == http.MethodHead
+		if read && requiredScope(r) == ScopeNone && r.Host != "" {
+			http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+			return
+		}
+		writeErrorBody(w, r, http.StatusForbidden, "this cluster takes requests from other machines only over https: use https://"+r.Host+
+			" and check it against the cluster CA ('clusterd login --ca-fingerprint FP', or --ca-file with a copy of DATA/tls/ca.crt); "+
+			"a token sent over plain HTTP may have been seen on the way: revoke it if the network is not yours", "")
+	})
+}
+
+// isLocalClient reports whether a request comes from this machine: from a
+// loopback address, or from the very address it was sent to (a TCP
+// connection cannot be opened with another machine's source address).
+func isLocalClient(r *http.Request) bool {
+	ip := net.ParseIP(clientIP(r))
+	if ip == nil {
+		return false
+	}
+	if ip.IsLoopback() {
+		return true
+	}
+	la, _ := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr)
+	return la != nil && la.IP.Equal(ip)
 }

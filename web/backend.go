@@ -70,4 +70,9 @@ type Backend interface {
 	// RotateJoinToken makes a new join token for "server" or "agent",
 	// shown this once; the role's previous one stops working.
 	RotateJoinToken(ctx context.Context, role string) (api.JoinToken, error)
+	// GossipStatus says how gossip is encrypted and where a key rotation
+	// is; RotateGossipKey starts one (api.ErrConflict when one runs, or
+	// gossip is not encrypted).
+	GossipStatus(ctx context.Context) (api.GossipStatus, error)
+	RotateGossipKey(ctx context.Context) (api.GossipStatus, error)
 }

@@ -76,10 +76,18 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error, w
 }
 
 // leaderURL is the request's path and query on the leader. A leader address
-// without a scheme is taken as plain HTTP.
+// without a scheme gets the request's: https for a request over TLS.
 func leaderURL(addr string, r *http.Request) string {
 	if !strings.Contains(addr, "://") {
-		addr = "http://" + addr
+		addr = schemeOf(r) + addr
 	}
 	return strings.TrimSuffix(addr, "/") + r.URL.RequestURI()
+}
+
+// schemeOf is the scheme the request came with, as a URL prefix.
+func schemeOf(r *http.Request) string {
+	if r.TLS != nil {
+		return "https://"
+	}
+	return "http://"
 }

@@ -464,3 +464,16 @@ func (f *fakeBackend) RotateJoinToken(ctx context.Context, role string) (api.Joi
 	f.rotated = append(f.rotated, role)
 	return api.JoinToken{Role: role, Token: "cdt1-" + role[:1] + "-fake", CAFingerprint: "ff"}, f.err
 }
+
+func (f *fakeBackend) GossipStatus(ctx context.Context) (api.GossipStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return api.GossipStatus{Encrypted: true, Keys: 1, Digest: "d1"}, f.err
+}
+
+func (f *fakeBackend) RotateGossipKey(ctx context.Context) (api.GossipStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rotated = append(f.rotated, "gossip")
+	return api.GossipStatus{Encrypted: true, Keys: 2, Digest: "d2", Rotation: "install"}, f.err
+}

@@ -86,6 +86,10 @@ func (s *server) masterRedirect(w http.ResponseWriter, r *http.Request) {
 	if rest == "" {
 		rest = "/"
 	}
+	if r.TLS != nil {
+		// Over TLS, the leader's address over TLS too.
+		base = "https://" + strings.TrimPrefix(base, "http://")
+	}
 	target := strings.TrimSuffix(base, "/") + rest
 	if r.URL.RawQuery != "" {
 		target += "?" + r.URL.RawQuery

@@ -36,7 +36,11 @@ func (s *server) followLeader(next http.Handler) http.Handler {
 			return
 		}
 		if !strings.Contains(addr, "://") {
-			addr = "http://" + addr
+			scheme := "http://"
+			if s.proxyScheme != nil {
+				scheme = s.proxyScheme()
+			}
+			addr = scheme + addr
 		}
 		target, err := url.Parse(addr)
 		if err != nil {
@@ -44,6 +48,7 @@ func (s *server) followLeader(next http.Handler) http.Handler {
 			return
 		}
 		proxy := &httputil.ReverseProxy{
+			Transport: s.proxyTransport,
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(target)
 				pr.SetXForwarded()

@@ -35,6 +35,17 @@ type Config struct {
 	// needs (see requiredScope). When nil, nothing is checked: only for a
 	// node that listens on loopback alone (--dev).
 	Auth Authenticator
+	// TLSRequired, when it returns true, refuses plain HTTP from other
+	// machines (anything but a loopback address): credentials and the
+	// state travel only over TLS. The dashboard's page redirects to
+	// https. Nil: plain HTTP is served to anyone.
+	TLSRequired func() bool
+	// ProxyTransport and ProxyScheme are how a follower passes the
+	// dashboard's requests to the leader (see ProxyHeader): nil is plain
+	// HTTP; a node on certificates gives its mutual TLS client and
+	// "https://".
+	ProxyTransport http.RoundTripper
+	ProxyScheme    func() string
 }
 
 // server holds the handlers' shared state. Tests in this package build one
@@ -60,6 +71,10 @@ type server struct {
 	failures FailureLimiter
 	// now is the clock of the failure limiter (tests set it).
 	now func() time.Time
+	// tlsRequired, proxyTransport, proxyScheme: see Config.
+	tlsRequired    func() bool
+	proxyTransport http.RoundTripper
+	proxyScheme    func() string
 }
 
 func newServer(cfg Config) *server {
@@ -71,15 +86,18 @@ func newServer(cfg Config) *server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &server{
-		backend:      cfg.Backend,
-		mesos:        cfg.Mesos,
-		auth:         cfg.Auth,
-		log:          log,
-		pingInterval: 15 * time.Second,
-		pollInterval: 200 * time.Millisecond,
-		bodyStall:    30 * time.Second,
-		bodyTotal:    2 * time.Minute,
-		now:          time.Now,
+		backend:        cfg.Backend,
+		mesos:          cfg.Mesos,
+		auth:           cfg.Auth,
+		log:            log,
+		pingInterval:   15 * time.Second,
+		pollInterval:   200 * time.Millisecond,
+		bodyStall:      30 * time.Second,
+		bodyTotal:      2 * time.Minute,
+		now:            time.Now,
+		tlsRequired:    cfg.TLSRequired,
+		proxyTransport: cfg.ProxyTransport,
+		proxyScheme:    cfg.ProxyScheme,
 	}
 }
 
@@ -126,6 +144,8 @@ func (s *server) handler(cfg Config) http.Handler {
 		{"/v1/tokens", map[string]http.HandlerFunc{"GET": s.listTokens, "POST": s.createToken}},
 		{"/v1/tokens/{id}", map[string]http.HandlerFunc{"DELETE": s.revokeToken}},
 		{"/v1/join-tokens/{role}", map[string]http.HandlerFunc{"POST": s.rotateJoinToken}},
+		{"/v1/gossip", map[string]http.HandlerFunc{"GET": s.gossipStatus}},
+		{"/v1/gossip/rotate", map[string]http.HandlerFunc{"POST": s.rotateGossipKey}},
 	}
 	for _, route := range api {
 		allowed := make([]string, 0, len(route.methods)+1)
@@ -175,6 +195,7 @@ func (s *server) handler(cfg Config) http.Handler {
 	h = compressDashboard(h)
 	h = s.followLeader(h)
 	h = s.authenticate(h)
+	h = s.requireTLS(h)
 	h = s.limitBody(h)
 	if cfg.Registerer != nil {
 		h = newHTTPMetrics(cfg.Registerer).wrap(h)

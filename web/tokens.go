@@ -77,3 +77,21 @@ func (s *server) rotateJoinToken(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, r, http.StatusCreated, tok)
 }
+
+func (s *server) gossipStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := s.backend.GossipStatus(r.Context())
+	if err != nil {
+		s.writeError(w, r, err, object{})
+		return
+	}
+	writeJSON(w, r, http.StatusOK, st)
+}
+
+func (s *server) rotateGossipKey(w http.ResponseWriter, r *http.Request) {
+	st, err := s.backend.RotateGossipKey(r.Context())
+	if err != nil {
+		s.writeError(w, r, err, object{})
+		return
+	}
+	writeJSON(w, r, http.StatusAccepted, st)
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -261,4 +262,62 @@ func counts(sets []map[string]bool) []int {
 		out[i] = len(s)
 	}
 	return out
+}
+
+// The gossip key is rotated in three rounds while the cluster runs: every
+// node, the agent-only one too, ends with the new key alone, no node is
+// lost on the way, and a machine joining afterwards gets the new key.
+func TestGossipKeyRotationReachesEveryNodeAndLosesNone(t *testing.T) {
+	c := Start(t, Options{N: 3})
+	c.AddNodeWith(t, "--server=false")
+	leader := c.Leader(t)
+	keysOf := func(n *Node) string {
+		b, err := os.ReadFile(filepath.Join(n.DataDir, "tls", "gossip.keys"))
+		if err != nil {
+			t.Fatalf("gossip keys of %s: %v", n.Name, err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	old := keysOf(c.Node(0))
+	if strings.Contains(old, "\n") || old == "" {
+		t.Fatalf("before the rotation node 0 holds %q, want one key", old)
+	}
+	if out, err := c.CLI(t, 1, "gossip", "rotate", "--wait", "--timeout", "60s"); err != nil {
+		t.Fatalf("gossip rotate --wait: %v\n%s", err, out)
+	}
+	var st struct {
+		Encrypted bool     `json:"encrypted"`
+		Keys      int      `json:"keys"`
+		Rotation  string   `json:"rotation"`
+		Pending   []string `json:"pending"`
+	}
+	out, err := c.CLI(t, 0, "gossip", "status", "-o", "json")
+	if err != nil || json.Unmarshal([]byte(out), &st) != nil {
+		t.Fatalf("gossip status: %v\n%s", err, out)
+	}
+	if !st.Encrypted || st.Keys != 1 || st.Rotation != "" || len(st.Pending) != 0 {
+		t.Fatalf("gossip status after the rotation: %+v, want encrypted, 1 key, no round, none pending", st)
+	}
+	newKey := keysOf(c.Node(0))
+	for _, n := range c.Nodes() {
+		if got := keysOf(n); got != newKey || got == old {
+			t.Errorf("%s holds gossip keys %q after the rotation, want the new one alone", n.Name, got)
+		}
+	}
+	if now := c.Leader(t); now != leader {
+		t.Errorf("the leader changed during the rotation: %s, then %s", leader.Name, now.Name)
+	}
+	nodes, err := c.APINodes(leader.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if n.State != "ready" {
+			t.Errorf("node %s is %s after the rotation", n.Name, n.State)
+		}
+	}
+	late := c.AddNode(t)
+	if got := keysOf(late); got != newKey {
+		t.Errorf("a node joining after the rotation got gossip keys %q, want the new one", got)
+	}
 }

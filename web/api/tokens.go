@@ -57,3 +57,17 @@ type WhoAmI struct {
 	TokenID string `json:"token_id,omitempty"`
 	Name    string `json:"name,omitempty"`
 }
+
+// GossipStatus is GET /v1/gossip: the cluster's gossip encryption and any
+// key rotation in progress (never the keys).
+type GossipStatus struct {
+	Encrypted bool `json:"encrypted"`
+	// Keys is how many keys the cluster's keyring holds (2 during a
+	// rotation); Digest names the keyring (gossip.KeyringDigest).
+	Keys   int    `json:"keys"`
+	Digest string `json:"digest,omitempty"`
+	// Rotation is the round in progress: "install", "use" or "" (none).
+	Rotation string `json:"rotation,omitempty"`
+	// Pending are the live nodes not yet at this round's keyring.
+	Pending []string `json:"pending,omitempty"`
+}

@@ -47,3 +47,17 @@ func (c *Client) RotateJoinToken(ctx context.Context, role string) (api.JoinToke
 	err := c.do(ctx, "POST", "/v1/join-tokens/"+url.PathEscape(role), nil, nil, &t)
 	return t, err
 }
+
+// GossipStatus is GET /v1/gossip.
+func (c *Client) GossipStatus(ctx context.Context) (api.GossipStatus, error) {
+	var st api.GossipStatus
+	err := c.do(ctx, "GET", "/v1/gossip", nil, nil, &st)
+	return st, err
+}
+
+// RotateGossipKey is POST /v1/gossip/rotate (admin): it starts a rotation.
+func (c *Client) RotateGossipKey(ctx context.Context) (api.GossipStatus, error) {
+	var st api.GossipStatus
+	err := c.do(ctx, "POST", "/v1/gossip/rotate", nil, nil, &st)
+	return st, err
+}
