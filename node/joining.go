@@ -146,8 +146,16 @@ func (n *Node) joinWithToken(ctx context.Context) error {
 	backoff := 250 * time.Millisecond
 	for {
 		var errs []error
+		var addrs []string
 		for _, peer := range n.cfg.Join {
-			addr := n.peerAPIAddr(peer)
+			addrs = append(addrs, n.peerAPIAddr(peer))
+		}
+		if n.gossip != nil {
+			// A node joining again (its certificate expired) knows the
+			// servers from gossip.
+			addrs = append(addrs, n.peer.serverCandidates()...)
+		}
+		for _, addr := range addrs {
 			res, err := join.Join(ctx, addr, tok, req, n.now)
 			if err == nil {
 				if err := n.saveIdentity(res.CA, res.Cert, key, res.GossipKeys); err != nil {
@@ -232,6 +240,15 @@ func (n *Node) renewCertificate(ctx context.Context) error {
 	}
 	if !due || cert == nil {
 		return nil
+	}
+	if !n.now().Before(cert.Leaf.NotAfter) {
+		// Down longer than its certificate lives: renewal needs a valid
+		// one, so it joins again, if it was given a token to.
+		if n.cfg.JoinToken == "" {
+			return fmt.Errorf("this node's certificate expired at %s: restart it with a join token (--token, from 'clusterd token rotate agent') to join again", cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
+		}
+		n.log.Warn("this node's certificate expired; joining again with the token", "expired", cert.Leaf.NotAfter)
+		return n.joinWithToken(ctx)
 	}
 	key, pub, err := newNodeKey()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -253,7 +254,7 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	// The same API over TLS with this node's certificate (read at every
 	// handshake: renewals and a first certificate take effect at once).
 	tlsSrv := &http.Server{Handler: srv.Handler, ReadHeaderTimeout: srv.ReadHeaderTimeout, MaxHeaderBytes: srv.MaxHeaderBytes,
-		IdleTimeout: srv.IdleTimeout, ErrorLog: srv.ErrorLog}
+		IdleTimeout: srv.IdleTimeout, ErrorLog: log.New(slogWriter{n.log.With("component", "https")}, "", 0)}
 	tlsCfg := &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 		if n.ident.Cert() == nil {
 			return nil, errors.New("this node has no certificate yet")

@@ -95,8 +95,11 @@ func TestMetricsAfterAWorkload(t *testing.T) {
 		launched := observations(f, "clusterd_task_launch_latency_seconds")
 		probes := observations(f, "clusterd_memberlist_probeNode_seconds")
 		share, _ := metricWith(f, "clusterd_allocator_role_dominant_share", "role", "jobs")
-		why = fmt.Sprintf("running %v, launch latencies %d, memberlist probes %d, share of role jobs %v", running, launched, probes, share)
-		return running == 2 && launched >= 2 && probes > 0 && share > 0, why
+		// Replication to the followers is timed once they are voters,
+		// which on a loaded machine can come after the workload ran.
+		rpcs := observations(f, "clusterd_raft_replication_appendEntries_rpc_seconds")
+		why = fmt.Sprintf("running %v, launch latencies %d, memberlist probes %d, share of role jobs %v, appendEntries RPCs %d", running, launched, probes, share, rpcs)
+		return running == 2 && launched >= 2 && probes > 0 && share > 0 && rpcs > 0, why
 	})
 
 	for _, name := range []string{"clusterd_allocator_cycle_duration_seconds", "clusterd_placement_duration_seconds",

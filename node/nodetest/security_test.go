@@ -321,3 +321,35 @@ func TestGossipKeyRotationReachesEveryNodeAndLosesNone(t *testing.T) {
 		t.Errorf("a node joining after the rotation got gossip keys %q, want the new one", got)
 	}
 }
+
+// An agent down for longer than its certificate lives cannot renew it
+// (renewal needs a valid one): with its join token it joins again by
+// itself and gets back to work.
+func TestAnAgentWhoseCertificateExpiredJoinsAgainWithItsToken(t *testing.T) {
+	c := Start(t, Options{N: 1, ExtraArgs: []string{"--cert-lifetime", "30s"}})
+	agent := c.AddNodeWith(t, "--server=false")
+	pool := caPool(t, c)
+	before, err := apiCert(c, agent.Index, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Down (a crash, a machine powered off), not gone: a node that left
+	// may not join again under its id.
+	c.Kill(t, agent.Index)
+	if wait := time.Until(before.NotAfter) + time.Second; wait > 0 {
+		time.Sleep(wait)
+	}
+	c.Restart(t, agent.Index)
+	c.Eventually(t, "the agent has a new, valid certificate", 60*time.Second, func() bool {
+		cert, err := apiCert(c, agent.Index, pool)
+		return err == nil && cert.SerialNumber.Cmp(before.SerialNumber) != 0
+	})
+	c.Eventually(t, "the agent is ready again", 60*time.Second, func() bool { return readyNodes(c, 0) == 2 })
+	b, err := os.ReadFile(agent.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "joining again with the token") {
+		t.Errorf("the agent's log does not say it joined again:\n%s", tail(string(b), 30))
+	}
+}
