@@ -123,10 +123,11 @@ func (n *Node) handleGossipKeys(w http.ResponseWriter, r *http.Request) {
 // gossipPending are the live members whose keyring is not digest.
 func (n *Node) gossipPending(digest string) []string {
 	var pending []string
+	v := n.fsm.View()
 	for _, m := range n.gossip.Members() {
 		if m.State == gossip.Alive && m.Meta.Keys != digest {
 			name := m.ID
-			if nd := n.fsm.View().Node(m.ID); nd != nil {
+			if nd := v.Node(m.ID); nd != nil {
 				name = nd.Name
 			}
 			pending = append(pending, name)

@@ -255,7 +255,8 @@ func (n *Node) renewCertificate(ctx context.Context) error {
 		return err
 	}
 	var errs []error
-	for _, addr := range n.peer.candidates() {
+	// Only servers can sign (an agent would answer 503).
+	for _, addr := range n.peer.serverCandidates() {
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		res, err := join.Renew(rctx, addr, cert, ca, join.RenewRequest{PublicKey: pub}, n.now)
 		cancel()
@@ -287,8 +288,8 @@ func (n *Node) relayJoinWithoutReplica(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r) // it refuses what it cannot read
 			return
 		}
-		hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: n.peers().MutualClient()}}
-		defer hc.CloseIdleConnections()
+		// The node's own mutual TLS client (its certificate, the CA).
+		hc := n.peer.http
 		var lastErr error
 		for _, addr := range n.peer.serverCandidates() {
 			req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, "https://"+addr+join.PathJoin, bytes.NewReader(body))
