@@ -87,7 +87,7 @@ func nodeFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "dev", EnvVars: env("DEV"), Usage: "throwaway one-node cluster on 127.0.0.1 in a temporary data dir"},
 		&cli.IntFlag{Name: "task-log-max", Value: int(def.TaskLogMaxBytes >> 20), EnvVars: env("TASK_LOG_MAX"), Usage: "MiB each of a task's stdout and stderr may grow to before the older part is rotated out (one rotated file is kept)"},
 		&cli.StringSliceFlag{Name: "allow-user", EnvVars: env("ALLOW_USER"), Usage: "a user jobs may run as (repeatable; root only if named, which the relaxed profile also needs); others run as a dynamic unprivileged user"},
-		&cli.StringFlag{Name: "token", EnvVars: env("JOIN_TOKEN"), Usage: "join token (cdt1-...) a machine without state joins with, as 'clusterd init' printed it or 'clusterd token rotate' makes it"},
+		&cli.StringFlag{Name: "token", EnvVars: env("JOIN_TOKEN"), Usage: "join token (cdt1-...) a machine without state joins with, as 'clusterd init' printed it or 'clusterd token rotate' makes it; or a bootstrap token (cdb1-..., 'clusterd token bootstrap'), which --bootstrap-expect needs"},
 		&cli.StringSliceFlag{Name: "join", EnvVars: env("JOIN"), Usage: "IP or IP:gossip-port of a cluster member to join through (repeatable)"},
 		&cli.DurationFlag{Name: "join-timeout", Value: def.JoinTimeout, EnvVars: env("JOIN_TIMEOUT"), Usage: "give up joining (and exit non-zero) when no peer answered within this time"},
 		&cli.IntFlag{Name: "bootstrap-expect", EnvVars: env("BOOTSTRAP_EXPECT"), Usage: "form a new cluster once this many server nodes (with the same flag) see each other"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
@@ -21,6 +22,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/clusterd/clusterd/node/pki"
 	"github.com/clusterd/clusterd/web/api"
 	"github.com/clusterd/clusterd/web/client"
 )
@@ -352,7 +354,7 @@ func readSecret(in io.Reader, prompt io.Writer, question string) (string, error)
 func tokenCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "token",
-		Usage: "make, list and revoke API tokens, and rotate join tokens (needs an admin token)",
+		Usage: "make, list and revoke API tokens, rotate join tokens (needs an admin token), make a bootstrap token",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "create",
@@ -416,6 +418,40 @@ func tokenCommand() *cli.Command {
 					}
 					return env.say(outcome{Action: "revoke_token", State: "revoked", Token: id}, "token %s revoked", id)
 				}),
+			},
+			{
+				Name:  "bootstrap",
+				Usage: "make a bootstrap token for a cluster formed by --bootstrap-expect (offline: talks to no node)",
+				Description: "Every machine given the same bootstrap token derives from it the same cluster: its CA, gossip key,\n" +
+					"join tokens and first admin token, so the cluster is on mutual TLS and encrypted gossip from its first\n" +
+					"packet. Give it to each server:  clusterd join --bootstrap-expect 3 --token TOKEN IP1 IP2 IP3\n" +
+					"and to agents:  clusterd join --server=false --token TOKEN IP1. Whoever holds it can sign node\n" +
+					"certificates: keep it where you keep the cluster's other secrets (e.g. an SSM SecureString).",
+				Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output format: table or json", DefaultText: "global --output, $CLUSTERD_OUTPUT or table"}},
+				Action: func(c *cli.Context) error {
+					if c.NArg() > 0 {
+						return usageErrorf("token bootstrap takes no arguments")
+					}
+					tok, err := pki.NewBootstrapToken(rand.Reader)
+					if err != nil {
+						return err
+					}
+					b, err := tok.Derive()
+					if err != nil {
+						return err
+					}
+					out := c.App.Writer
+					if lookupString(c, "output") == "json" {
+						return printJSON(out, map[string]string{"bootstrap_token": tok.String(), "cluster_id": b.ClusterID,
+							"ca_fingerprint": pki.FingerprintHex(b.CA.Cert), "admin_token": b.AdminToken.String()})
+					}
+					fmt.Fprintf(out, "Bootstrap token: %s\nCluster id:      %s\nCA fingerprint:  %s\nAdmin token:     %s\n\n",
+						tok, b.ClusterID, pki.FingerprintHex(b.CA.Cert), b.AdminToken)
+					fmt.Fprintf(out, "Servers:  clusterd join --bootstrap-expect 3 --token %s IP1 IP2 IP3\n", tok)
+					fmt.Fprintf(out, "Agents:   clusterd join --server=false --token %s IP1\n", tok)
+					fmt.Fprintln(out, "The admin token works once the cluster has formed (clusterd login); the first leader also writes it to admin.token in its data dir.")
+					return nil
+				},
 			},
 			{
 				Name:      "rotate",

@@ -8,6 +8,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -79,7 +80,11 @@ type Config struct {
 	AdminToken string
 	// JoinToken (cdt1-...) lets a node without state join: it proves the
 	// token's secret to a member whose CA the token pins, and receives its
-	// certificate and the gossip keyring.
+	// certificate and the gossip keyring. It may instead be a bootstrap
+	// token (cdb1-...), from which the node derives the cluster's CA,
+	// gossip key and join tokens (pki.BootstrapToken): what
+	// --bootstrap-expect needs, and what later machines of such a cluster
+	// may join with.
 	JoinToken string
 	// CertLifetime is how long node certificates are valid; nodes renew at
 	// half of it, checking every CertCheckInterval.
@@ -189,7 +194,14 @@ func (c *Config) Validate() error {
 	if c.NoAuth && !net.ParseIP(c.Bind).IsLoopback() {
 		return fmt.Errorf("an API without authentication may only listen on loopback, not %s: drop --dev, or bind 127.0.0.1", c.Bind)
 	}
-	if c.JoinToken != "" {
+	if pki.IsBootstrapToken(c.JoinToken) {
+		if _, err := pki.ParseBootstrapToken(c.JoinToken); err != nil {
+			return fmt.Errorf("--token: %w", err)
+		}
+		if c.Bootstrap {
+			return errors.New("--token: init makes a new cluster with its own CA and takes no bootstrap token; use clusterd join --bootstrap-expect N --token cdb1-... PEERS")
+		}
+	} else if c.JoinToken != "" {
 		if _, err := pki.ParseToken(c.JoinToken); err != nil {
 			return fmt.Errorf("--token: %w", err)
 		}

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
@@ -21,6 +22,33 @@ type initialCluster struct {
 	secrets    raftfsm.ClusterSecrets
 	ca         *pki.CA
 	joinTokens map[pki.Role]pki.Token
+	// fromBootstrap: derived from a bootstrap token, which every server
+	// forming the cluster holds (so the join tokens are not shown).
+	fromBootstrap bool
+}
+
+// prepareBootstrapCluster derives the cluster a bootstrap token stands
+// for; the first leader, whichever server it is, commits it.
+func (n *Node) prepareBootstrapCluster() error {
+	bt, err := pki.ParseBootstrapToken(n.cfg.JoinToken)
+	if err != nil {
+		return fmt.Errorf("--token: %w", err)
+	}
+	b, err := bt.Derive()
+	if err != nil {
+		return err
+	}
+	certPEM, keyPEM, err := b.CA.MarshalPEM()
+	if err != nil {
+		return err
+	}
+	n.initial = &initialCluster{clusterID: b.ClusterID, ca: b.CA, joinTokens: b.JoinTokens, fromBootstrap: true,
+		secrets: raftfsm.ClusterSecrets{CACertPEM: string(certPEM), CAKeyPEM: string(keyPEM),
+			GossipKeys: []string{base64.StdEncoding.EncodeToString(b.GossipKey)}}}
+	if n.initialAdminToken == nil && n.cfg.AdminToken == "" {
+		n.initialAdminToken = &b.AdminToken
+	}
+	return nil
 }
 
 // prepareNewCluster makes the initial cluster, signs this node's

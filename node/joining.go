@@ -117,15 +117,7 @@ func encodeKeys(keys [][]byte) []string {
 // starts (the keyring comes with it). A refusal (wrong token, CA not the
 // one the token pins, node removed) is final; a member that does not
 // answer is retried until --join-timeout.
-func (n *Node) joinWithToken(ctx context.Context) error {
-	if n.cfg.JoinToken == "" {
-		return errors.New("joining a cluster needs one of its join tokens: clusterd join --token TOKEN PEER " +
-			"('clusterd init' printed them and left them in join.tokens in its data dir; 'clusterd token rotate server|agent' makes new ones)")
-	}
-	tok, err := pki.ParseToken(n.cfg.JoinToken)
-	if err != nil {
-		return fmt.Errorf("--token: %w", err)
-	}
+func (n *Node) joinWithToken(ctx context.Context, tok pki.Token, timeout time.Duration) error {
 	if n.cfg.Server && tok.Role != pki.RoleServer {
 		return errors.New("--token is an agent join token, which cannot make a server: use the server token, or join with --server=false")
 	}
@@ -142,7 +134,7 @@ func (n *Node) joinWithToken(ctx context.Context) error {
 		ips = append(ips, ip.String())
 	}
 	req := join.Request{NodeID: n.id, NodeName: n.cfg.NodeName, Role: role, PublicKey: pub, IPs: ips}
-	deadline := time.Now().Add(n.cfg.JoinTimeout)
+	deadline := time.Now().Add(timeout)
 	backoff := 250 * time.Millisecond
 	for {
 		var errs []error
@@ -173,7 +165,7 @@ func (n *Node) joinWithToken(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("join with a token: no member answered within %v: %w", n.cfg.JoinTimeout, errors.Join(errs...))
+			return &noMemberAnswered{timeout: timeout, err: errors.Join(errs...)}
 		}
 		n.log.Info("waiting for a member to answer the join", "err", errors.Join(errs...))
 		select {
@@ -247,8 +239,12 @@ func (n *Node) renewCertificate(ctx context.Context) error {
 		if n.cfg.JoinToken == "" {
 			return fmt.Errorf("this node's certificate expired at %s: restart it with a join token (--token, from 'clusterd token rotate agent') to join again", cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
 		}
+		tok, err := n.joinToken()
+		if err != nil {
+			return err
+		}
 		n.log.Warn("this node's certificate expired; joining again with the token", "expired", cert.Leaf.NotAfter)
-		return n.joinWithToken(ctx)
+		return n.joinWithToken(ctx, tok, n.cfg.JoinTimeout)
 	}
 	key, pub, err := newNodeKey()
 	if err != nil {
@@ -326,25 +322,97 @@ func (n *Node) relayJoinWithoutReplica(h http.Handler) http.Handler {
 	})
 }
 
+// noMemberAnswered is a join that no member admitted or refused in time:
+// no cluster there yet, or none reachable.
+type noMemberAnswered struct {
+	timeout time.Duration
+	err     error
+}
+
+func (e *noMemberAnswered) Error() string {
+	return fmt.Sprintf("join with a token: no member answered within %v: %v", e.timeout, e.err)
+}
+
+func (e *noMemberAnswered) Unwrap() error { return e.err }
+
+// joinToken is the token this node joins with: --token as given, or the
+// join token of this node's role that a bootstrap token derives.
+func (n *Node) joinToken() (pki.Token, error) {
+	if ic := n.initial; ic != nil && ic.fromBootstrap {
+		role := pki.RoleAgent
+		if n.cfg.Server {
+			role = pki.RoleServer
+		}
+		return ic.joinTokens[role], nil
+	}
+	if n.cfg.JoinToken == "" {
+		return pki.Token{}, errors.New("joining a cluster needs one of its join tokens: clusterd join --token TOKEN PEER " +
+			"('clusterd init' printed them and left them in join.tokens in its data dir; 'clusterd token rotate server|agent' makes new ones)")
+	}
+	tok, err := pki.ParseToken(n.cfg.JoinToken)
+	if err != nil {
+		return pki.Token{}, fmt.Errorf("--token: %w", err)
+	}
+	return tok, nil
+}
+
+// bootstrapProbe is how long a server forming a cluster with a bootstrap
+// token tries to join one that already exists before it forms its own.
+const bootstrapProbe = 3 * time.Second
+
 // prepareIdentity runs before Raft starts: a new cluster gets its CA and
-// this node its certificate (init), a machine without state joins with its
-// token. A node whose cluster has encrypted gossip (every cluster init
-// made) runs Raft over mutual TLS; one formed without init's CA
-// (bootstrap-expect, or data from a release before certificates) over
-// plain TCP, since its servers may have no certificate when Raft starts.
+// this node its certificate (init, or --bootstrap-expect with a bootstrap
+// token), a machine without state joins with its token. A node whose
+// cluster has encrypted gossip (every cluster made by init or a bootstrap
+// token) runs Raft over mutual TLS; one without a CA (a data dir from a
+// release before certificates) over plain TCP, with a warning.
 func (n *Node) prepareIdentity(ctx context.Context, hasState bool, ln net.Listener, adv net.Addr) (*raftnet.Layer, error) {
+	if pki.IsBootstrapToken(n.cfg.JoinToken) {
+		// Always, not only without state: a server that restarts before
+		// the first leader stored the derived CA must not let a leader
+		// make another one.
+		if err := n.prepareBootstrapCluster(); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case n.cfg.Bootstrap && !hasState:
 		if err := n.prepareNewCluster(); err != nil {
 			return nil, err
 		}
-	case n.ident.Cert() == nil && !hasState && len(n.cfg.Join) > 0 && n.cfg.BootstrapExpect == 0:
-		if err := n.joinWithToken(ctx); err != nil {
+	case n.ident.Cert() == nil && !hasState && n.cfg.BootstrapExpect > 0:
+		if n.initial == nil {
+			return nil, errors.New("--bootstrap-expect forms a new cluster and needs a bootstrap token to secure it: " +
+				"make one with 'clusterd token bootstrap' and give the same one to every machine (--token cdb1-... or CLUSTERD_JOIN_TOKEN)")
+		}
+		// A machine with the same command line as the cluster's first
+		// servers (a replacement in an Auto Scaling group) joins the
+		// cluster that exists, so it gets today's gossip keys; only
+		// when there is none yet does it form one from the token.
+		tok, _ := n.joinToken()
+		err := n.joinWithToken(ctx, tok, bootstrapProbe)
+		var none *noMemberAnswered
+		switch {
+		case err == nil:
+		case errors.As(err, &none):
+			n.log.Info("no cluster answered yet: forming one from the bootstrap token", "cluster", n.initial.clusterID, "expect", n.cfg.BootstrapExpect)
+			if err := n.issueOwnCertificate(n.initial.ca, n.initial.secrets.GossipKeys); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, err
+		}
+	case n.ident.Cert() == nil && !hasState && len(n.cfg.Join) > 0:
+		tok, err := n.joinToken()
+		if err != nil {
+			return nil, err
+		}
+		if err := n.joinWithToken(ctx, tok, n.cfg.JoinTimeout); err != nil {
 			return nil, err
 		}
 	}
 	if n.ident.Cert() == nil || len(n.ident.keys()) == 0 {
-		n.log.Warn("raft runs over plain TCP and gossip unencrypted: this cluster was not made by 'clusterd init' (bootstrap-expect, or a data dir from before certificates); see docs/SECURITY.md")
+		n.log.Warn("raft runs over plain TCP and gossip unencrypted: this cluster has no CA (a data dir from a release before certificates); see docs/SECURITY.md")
 		return nil, nil
 	}
 	opts := raftnet.DefaultOptions()

@@ -187,7 +187,7 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	if n.cfg.AdminToken != "" {
 		t, _ := pki.ParseAPIToken(n.cfg.AdminToken) // checked by Validate
 		n.initialAdminToken = &t
-	} else if bootstrapped && !n.cfg.NoAuth {
+	} else if bootstrapped && !n.cfg.NoAuth && n.initialAdminToken == nil {
 		t, err := pki.NewAPIToken(rand.Reader)
 		if err != nil {
 			ln.Close()

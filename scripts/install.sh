@@ -3,7 +3,7 @@
 #
 #   sudo scripts/install.sh --init                     # the first machine: creates the cluster
 #   sudo scripts/install.sh --join 10.0.1.5 --token T  # every other machine, through any member
-#   sudo scripts/install.sh --bootstrap-expect 3 --join A --join B --join C
+#   sudo scripts/install.sh --bootstrap-expect 3 --token cdb1-... --join A --join B --join C
 #                                                      # the same line on three machines
 #   sudo scripts/install.sh --binary /tmp/clusterd     # upgrade: replace the binary, restart in place
 #   sudo scripts/install.sh --uninstall                # remove unit and binary, keep the data
@@ -35,8 +35,10 @@ usage: install.sh [--binary PATH] (--init | --join ADDR... [--token TOKEN] [--bo
   --binary PATH          the clusterd binary to install (default: ./clusterd)
   --init                 this machine creates the cluster (clusterd init) on first start
   --join ADDR            join through a member: IP, IP:gossip-port or a DNS name (repeatable)
-  --token TOKEN          with --join: the join token a new machine joins with (cdt1-...)
-  --bootstrap-expect N   with --join: form a new cluster once N machines see each other
+  --token TOKEN          with --join: the join token a new machine joins with (cdt1-...),
+                         or the cluster's bootstrap token (cdb1-..., clusterd token bootstrap)
+  --bootstrap-expect N   with --join and a bootstrap --token: form a new cluster once N
+                         machines see each other
   --env KEY=VALUE        another CLUSTERD_* setting for the env file, e.g.
                          --env CLUSTERD_ATTRIBUTE=zone=us-east-1a (repeatable)
   --no-start             install and enable, but do not start or restart
@@ -166,6 +168,12 @@ if [ "$uninstall" = yes ]; then
 fi
 
 [ -n "$expect" ] && [ "$mode" != join ] && usage_error "--bootstrap-expect $expect needs the machines to find: add --join ADDR for each (or a DNS name for all)"
+if [ -n "$expect" ]; then
+	case $token in
+	cdb1-*) ;;
+	*) usage_error "--bootstrap-expect $expect needs the cluster's bootstrap token, the same on every machine: make one with 'clusterd token bootstrap' and pass --token cdb1-..." ;;
+	esac
+fi
 for f in clusterd.service clusterd.slice clusterd.env; do
 	[ -f "$files/$f" ] || die "missing $files/$f: run the install.sh that sits beside its install/ folder (a clusterd checkout's scripts/, or a release tarball)"
 done

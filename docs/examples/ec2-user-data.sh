@@ -6,6 +6,12 @@
 # the launch template of an autoscaling group: the first three instances
 # form the cluster (--bootstrap-expect 3), every later one joins it.
 #
+# The cluster's bootstrap token (make one with 'clusterd token bootstrap')
+# is read from SSM Parameter Store, a SecureString named
+# /clusterd/$CLUSTER_NAME/bootstrap-token, so it is not in the user-data:
+# the instance profile needs ssm:GetParameter on it (and kms:Decrypt on its
+# key), and the aws CLI. Whoever holds the token can sign node certificates for the cluster.
+#
 # The peers are found one of two ways (JOIN_BY):
 #   dns  a DNS name with one A record per server node, e.g. a Route 53
 #        private hosted zone record clusterd.internal listing the first
@@ -17,8 +23,9 @@
 #        that later restarts resumes from its data dir.
 #
 # Security group: allow 5050/tcp, 5051/tcp and 5052/tcp+udp from the group
-# itself (and 5050/tcp from where operators and frameworks connect). This
-# build has no API authentication: never open these ports to the internet.
+# itself (and 5050/tcp from where operators and frameworks connect). Raft,
+# gossip and node-to-node HTTP use mutual TLS and the API needs a token, but
+# there is still no reason to open these ports to the internet.
 #
 # The tarball holds clusterd, install.sh and install/ (scripts/install.sh and
 # scripts/install/ of a checkout), at its top level.
@@ -40,6 +47,9 @@ region=$(imds placement/region)
 zone=$(imds placement/availability-zone)
 ip=$(imds local-ipv4)
 instance=$(imds instance-id)
+
+bootstrap_token=$(aws ssm get-parameter --region "$region" --with-decryption \
+	--name "/clusterd/$CLUSTER_NAME/bootstrap-token" --query Parameter.Value --output text)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -78,7 +88,7 @@ esac
 log "joining through:$join"
 
 # shellcheck disable=SC2086 # $join is a list of options
-sh "$work/install.sh" --binary "$work/clusterd" $join --bootstrap-expect "$BOOTSTRAP_EXPECT" \
+sh "$work/install.sh" --binary "$work/clusterd" $join --bootstrap-expect "$BOOTSTRAP_EXPECT" --token "$bootstrap_token" \
 	--env "CLUSTERD_ADVERTISE=$ip" \
 	--env "CLUSTERD_NODE_NAME=$instance" \
 	--env "CLUSTERD_ATTRIBUTE=zone=$zone" \

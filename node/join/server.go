@@ -148,7 +148,12 @@ func (h *handler) join(w http.ResponseWriter, r *http.Request) {
 		if ca == nil {
 			return nil, unavailable("this node has no cluster CA yet (the cluster is still starting): try again, or join through another server")
 		}
-		if !h.secretAdmits(req) {
+		admits, known := h.secretAdmits(req)
+		if !known {
+			// The CA is stored a moment before the first join tokens.
+			return nil, unavailable("this cluster has no join tokens yet (it is still starting): try again")
+		}
+		if !admits {
 			return nil, refuse(http.StatusUnauthorized, "%s", msgTokenRefused)
 		}
 		if h.auth.Revoked(req.NodeID) {
@@ -163,22 +168,20 @@ func (h *handler) join(w http.ResponseWriter, r *http.Request) {
 
 // secretAdmits checks the secret against every hash that may admit the
 // role, all of them, in constant time: a server token admits an agent too.
-func (h *handler) secretAdmits(req Request) bool {
+// known is false when the cluster has no join secret for the role at all.
+func (h *handler) secretAdmits(req Request) (admits, known bool) {
 	secret, err := decodeSecret(req.Secret)
-	if err != nil {
-		return false
-	}
 	roles := []pki.Role{pki.RoleServer}
 	if req.Role == pki.RoleAgent {
 		roles = append(roles, pki.RoleAgent)
 	}
-	ok := false
 	for _, role := range roles {
 		if hash, has := h.auth.JoinSecretHash(role); has {
-			ok = pki.SecretMatches(hash, secret) || ok
+			known = true
+			admits = (err == nil && pki.SecretMatches(hash, secret)) || admits
 		}
 	}
-	return ok
+	return admits, known
 }
 
 func (h *handler) renew(w http.ResponseWriter, r *http.Request) {

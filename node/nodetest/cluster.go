@@ -1,6 +1,7 @@
 package nodetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -115,13 +116,16 @@ type Cluster struct {
 	opts Options
 	base int // HTTP port; Raft is base+1, gossip base+2
 
-	mu     sync.Mutex
-	nodes  []*Node
-	seen   map[string]bool   // task ids seen in this cluster
-	token  string            // the admin token, once read (see Token)
-	join   map[string]string // join tokens by role (see JoinToken)
-	closed bool
-	dumped bool // logs were dumped for a failure already
+	mu    sync.Mutex
+	nodes []*Node
+	seen  map[string]bool   // task ids seen in this cluster
+	token string            // the admin token, once read (see Token)
+	join  map[string]string // join tokens by role (see JoinToken)
+	// Bootstrap is the bootstrap token of a FormBootstrapExpect cluster,
+	// which every node was started with; "" in the other forms.
+	Bootstrap string
+	closed    bool
+	dumped    bool // logs were dumped for a failure already
 }
 
 // Start starts a cluster as opts says and waits (up to 60 s) until a leader
@@ -200,6 +204,7 @@ func Start(t *testing.T, opts Options) *Cluster {
 			c.startProc(t, n)
 		}
 	case FormBootstrapExpect:
+		c.Bootstrap, c.token = c.newBootstrapToken(t)
 		for _, n := range c.nodes {
 			var peers []string
 			for _, p := range c.nodes {
@@ -209,7 +214,7 @@ func Start(t *testing.T, opts Options) *Cluster {
 			}
 			n.Args = c.nodeArgs(n, "join", peers...)
 			// The flag goes before the peers, like every flag.
-			n.Args = append(n.Args[:1], append([]string{"--bootstrap-expect", strconv.Itoa(opts.N)}, n.Args[1:]...)...)
+			n.Args = append(n.Args[:1], append([]string{"--bootstrap-expect", strconv.Itoa(opts.N), "--token", c.Bootstrap}, n.Args[1:]...)...)
 		}
 		for _, n := range c.nodes {
 			c.startProc(t, n)
@@ -255,6 +260,24 @@ func (c *Cluster) nodeArgs(n *Node, sub string, peers ...string) []string {
 	}
 	args = append(args, c.opts.ExtraArgs...)
 	return append(args, peers...)
+}
+
+// newBootstrapToken runs `clusterd token bootstrap` for a bootstrap token
+// and the admin token it derives.
+func (c *Cluster) newBootstrapToken(t *testing.T) (token, admin string) {
+	t.Helper()
+	out, err := exec.Command(c.bin, "token", "bootstrap", "-o", "json").Output()
+	if err != nil {
+		t.Fatalf("nodetest: clusterd token bootstrap: %v", err)
+	}
+	var b struct {
+		Token string `json:"bootstrap_token"`
+		Admin string `json:"admin_token"`
+	}
+	if err := json.Unmarshal(out, &b); err != nil || b.Token == "" || b.Admin == "" {
+		t.Fatalf("nodetest: clusterd token bootstrap printed %q: %v", out, err)
+	}
+	return b.Token, b.Admin
 }
 
 // joinArgs is `join FLAGS... --token TOKEN PEER`: a server's join token,

@@ -5,6 +5,7 @@ package nodetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -107,6 +108,23 @@ func TestBootstrapExpectFormsExactlyOneCluster(t *testing.T) {
 	if len(ids) != 1 {
 		t.Fatalf("bootstrap-expect formed %d clusters: %v", len(ids), ids)
 	}
+	// Secured from the first packet by the bootstrap token: Raft over
+	// mutual TLS, gossip encrypted, and the admin token it derives works
+	// (every request of this test sends it).
+	for _, n := range c.Nodes() {
+		if log := logOf(t, n); strings.Contains(log, "plain TCP") || !strings.Contains(log, "forming one from the bootstrap token") {
+			t.Errorf("%s did not form the cluster from the bootstrap token on mutual TLS:\n%s", n.Name, log)
+		}
+		if _, err := os.Stat(filepath.Join(n.DataDir, "tls", "node.crt")); err != nil {
+			t.Errorf("%s has no certificate: %v", n.Name, err)
+		}
+	}
+	var gs struct {
+		Encrypted bool `json:"encrypted"`
+	}
+	if out, err := c.CLI(t, 0, "gossip", "status", "-o", "json"); err != nil || json.Unmarshal([]byte(out), &gs) != nil || !gs.Encrypted {
+		t.Fatalf("gossip status: %v, encrypted %v\n%s", err, gs.Encrypted, out)
+	}
 	// All stopped (crash) and started again: the same cluster, no second bootstrap.
 	before, _ := c.Status(0)
 	for i := range c.Nodes() {
@@ -123,6 +141,28 @@ func TestBootstrapExpectFormsExactlyOneCluster(t *testing.T) {
 	if v := voters(c, leader.Index); len(v) != 3 {
 		t.Fatalf("voters after a full restart: %v", v)
 	}
+	// After a gossip key rotation, machines with the same command line
+	// still join, with today's key: an agent, and a server that runs with
+	// --bootstrap-expect like the first three (a replacement in an Auto
+	// Scaling group).
+	if out, err := c.CLI(t, 0, "gossip", "rotate", "--wait", "--timeout", "60s"); err != nil {
+		t.Fatalf("gossip rotate --wait: %v\n%s", err, out)
+	}
+	c.AddNodeWith(t, "--server=false")
+	late := c.AddNodeWith(t, "--bootstrap-expect", "3")
+	if log := logOf(t, late); !strings.Contains(log, "joined with a token") {
+		t.Errorf("the late server did not join the existing cluster:\n%s", log)
+	}
+	c.Eventually(t, "5 nodes ready", 30*time.Second, func() bool { return readyNodes(c, c.Leader(t).Index) == 5 })
+}
+
+func logOf(t *testing.T, n *Node) string {
+	t.Helper()
+	b, err := os.ReadFile(n.LogPath)
+	if err != nil {
+		t.Fatalf("log of %s: %v", n.Name, err)
+	}
+	return string(b)
 }
 
 func TestLeaderKilledTenTimesLosesNoTaskAndRunsNoneTwice(t *testing.T) {
@@ -401,6 +441,16 @@ func TestJoinFailsClearlyWithoutARightTokenOrOnBadPeers(t *testing.T) {
 	pinnedElsewhere := strings.Replace(server, server[len("cdt1-s-"):len("cdt1-s-")+64], fp, 1)
 	if out, err := join("mitm", "--token", pinnedElsewhere); err == nil || !strings.Contains(out, "man in the middle") || !strings.Contains(out, "nothing was sent") {
 		t.Errorf("join with a token pinning another CA: err=%v\n%s", err, out)
+	}
+	// --bootstrap-expect without a bootstrap token forms no insecure
+	// cluster, and another cluster's bootstrap token is refused for the
+	// CA it pins.
+	if out, err := join("no-bootstrap-token", "--bootstrap-expect", "3"); err == nil || !strings.Contains(out, "needs a bootstrap token") || !strings.Contains(out, "clusterd token bootstrap") {
+		t.Errorf("bootstrap-expect without a token: err=%v\n%s", err, out)
+	}
+	otherBootstrap, _ := c.newBootstrapToken(t)
+	if out, err := join("foreign-bootstrap", "--token", otherBootstrap); err == nil || !strings.Contains(out, "man in the middle") {
+		t.Errorf("join with another cluster's bootstrap token: err=%v\n%s", err, out)
 	}
 	// Nothing listens there.
 	if out, err := run(append(append([]string{"join", "--data-dir", filepath.Join(dir, "unreachable")}, common...), "--token", server, "127.0.0.98:1")...); err == nil || !strings.Contains(out, "127.0.0.98") {

@@ -64,14 +64,19 @@ func (c *Cluster) Token() string {
 const joinTokensFile = "join.tokens"
 
 // JoinToken is a join token for role ("server" or "agent"): the one init
-// wrote to its data dir or, in a cluster formed without init
-// (bootstrap-expect), a new one from `clusterd token rotate`.
+// wrote to its data dir, or in a cluster formed by bootstrap-expect its
+// bootstrap token.
 func (c *Cluster) JoinToken(t *testing.T, role string) string {
 	t.Helper()
 	c.mu.Lock()
 	if tok := c.join[role]; tok != "" {
 		c.mu.Unlock()
 		return tok
+	}
+	if c.Bootstrap != "" {
+		// Every machine of such a cluster may join with it.
+		c.mu.Unlock()
+		return c.Bootstrap
 	}
 	if c.join == nil {
 		c.join = map[string]string{}

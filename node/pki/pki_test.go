@@ -108,7 +108,14 @@ func FuzzParseToken(f *testing.F) {
 	f.Add(tok.String())
 	f.Add("cdt1-s--")
 	f.Add("cdt1-s-" + strings.Repeat("0", 64) + "-" + strings.Repeat("a", 52))
+	f.Add("cdb1-" + strings.Repeat("a", 52))
 	f.Fuzz(func(t *testing.T, s string) {
+		// A bootstrap token comes through the same flag.
+		if bt, err := ParseBootstrapToken(s); err != nil && !errors.Is(err, ErrMalformedToken) {
+			t.Fatalf("ParseBootstrapToken(%q): an error that is not ErrMalformedToken: %v", s, err)
+		} else if back, err2 := ParseBootstrapToken(bt.String()); err == nil && (err2 != nil || back != bt) {
+			t.Fatalf("a parsed bootstrap token %q does not round-trip: %v", s, err2)
+		}
 		tok, err := ParseToken(s)
 		if err != nil {
 			if !errors.Is(err, ErrMalformedToken) {
