@@ -199,6 +199,7 @@ func (n *Node) peerAPIAddr(peer string) string {
 // renews through a server with its current certificate.
 func (n *Node) maintainCertificate(ctx context.Context) {
 	for {
+		n.forgetPendingCluster()
 		if err := n.renewCertificate(ctx); err != nil {
 			n.log.Warn("renew this node's certificate", "err", err)
 		}
@@ -378,6 +379,10 @@ func (n *Node) prepareIdentity(ctx context.Context, hasState bool, ln net.Listen
 	switch {
 	case n.cfg.Bootstrap && !hasState:
 		if err := n.prepareNewCluster(); err != nil {
+			return nil, err
+		}
+	case n.cfg.Bootstrap:
+		if err := n.loadPendingCluster(); err != nil {
 			return nil, err
 		}
 	case n.ident.Cert() == nil && !hasState && n.cfg.BootstrapExpect > 0:

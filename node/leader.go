@@ -166,6 +166,7 @@ func (n *Node) runLeader(ctx context.Context) {
 	l.ensureClusterSecrets()
 	l.ensureAdminToken()
 	l.ensureJoinTokens()
+	n.forgetPendingCluster()
 	l.mu.Lock()
 	l.rebuild()
 	l.recovering = true

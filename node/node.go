@@ -187,14 +187,6 @@ func (n *Node) Run(ctx context.Context, ready func(ReadyInfo)) error {
 	if n.cfg.AdminToken != "" {
 		t, _ := pki.ParseAPIToken(n.cfg.AdminToken) // checked by Validate
 		n.initialAdminToken = &t
-	} else if bootstrapped && !n.cfg.NoAuth && n.initialAdminToken == nil {
-		t, err := pki.NewAPIToken(rand.Reader)
-		if err != nil {
-			ln.Close()
-			parts.close()
-			return fmt.Errorf("admin token: %w", err)
-		}
-		n.initialAdminToken = &t
 	}
 	// Raft runs (and reports) from here; see metrics_gometrics.go.
 	defer attachGometrics(n.metrics.gometrics)()
