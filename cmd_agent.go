@@ -87,6 +87,8 @@ func nodeFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "dev", EnvVars: env("DEV"), Usage: "throwaway one-node cluster on 127.0.0.1 in a temporary data dir"},
 		&cli.IntFlag{Name: "task-log-max", Value: int(def.TaskLogMaxBytes >> 20), EnvVars: env("TASK_LOG_MAX"), Usage: "MiB each of a task's stdout and stderr may grow to before the older part is rotated out (one rotated file is kept)"},
 		&cli.StringSliceFlag{Name: "allow-user", EnvVars: env("ALLOW_USER"), Usage: "a user jobs may run as (repeatable; root only if named, which the relaxed profile also needs); others run as a dynamic unprivileged user"},
+		&cli.StringFlag{Name: "autoscale", EnvVars: env("AUTOSCALE"), Usage: "JSON file of the agent groups the leader grows and shrinks (servers; see docs/OPERATIONS.md)"},
+		&cli.BoolFlag{Name: "autoscale-dry-run", EnvVars: env("AUTOSCALE_DRY_RUN"), Usage: "with --autoscale: report the decisions, carry none out"},
 		&cli.StringFlag{Name: "token", EnvVars: env("JOIN_TOKEN"), Usage: "join token (cdt1-...) a machine without state joins with, as 'clusterd init' printed it or 'clusterd token rotate' makes it; or a bootstrap token (cdb1-..., 'clusterd token bootstrap'), which --bootstrap-expect needs"},
 		&cli.StringSliceFlag{Name: "join", EnvVars: env("JOIN"), Usage: "IP or IP:gossip-port of a cluster member to join through (repeatable)"},
 		&cli.DurationFlag{Name: "join-timeout", Value: def.JoinTimeout, EnvVars: env("JOIN_TIMEOUT"), Usage: "give up joining (and exit non-zero) when no peer answered within this time"},
@@ -150,6 +152,8 @@ func nodeConfig(c *cli.Context, bootstrap bool) (node.Config, error) {
 	cfg.Join = append(c.StringSlice("join"), c.Args().Slice()...)
 	cfg.JoinTimeout = c.Duration("join-timeout")
 	cfg.JoinToken = c.String("token")
+	cfg.AutoscaleFile = c.String("autoscale")
+	cfg.AutoscaleDryRun = c.Bool("autoscale-dry-run")
 	cfg.CertLifetime = c.Duration("cert-lifetime")
 	cfg.CertCheckInterval = min(time.Minute, cfg.CertLifetime/8)
 	cfg.BootstrapExpect = c.Int("bootstrap-expect")

@@ -133,6 +133,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			logoutCommand(),
 			tokenCommand(),
 			gossipCommand(),
+			autoscaleCommand(),
 			statusCommand(),
 			nodesCommand(),
 			jobsCommand(),

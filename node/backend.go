@@ -478,6 +478,17 @@ func (b *backend) leading() (*leaderState, error) {
 	return l, nil
 }
 
+func (b *backend) Autoscale(ctx context.Context) (api.AutoscaleStatus, error) {
+	l, err := b.leading()
+	if err != nil {
+		return api.AutoscaleStatus{}, err
+	}
+	if l.autoscaler == nil {
+		return api.AutoscaleStatus{Groups: []api.AutoscaleGroup{}, Decisions: []api.AutoscaleDecision{}}, nil
+	}
+	return l.autoscaler.status(), nil
+}
+
 func (b *backend) Utilization(ctx context.Context) (api.Utilization, error) {
 	l, err := b.leading()
 	if err != nil {

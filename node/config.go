@@ -78,6 +78,11 @@ type Config struct {
 	// the caller chose it; empty: the node makes one when it creates the
 	// cluster (ReadyInfo.AdminToken).
 	AdminToken string
+	// AutoscaleFile is the JSON file of the groups the leader scales
+	// (--autoscale; see docs/OPERATIONS.md); "" turns autoscaling off.
+	// AutoscaleDryRun reports decisions without carrying them out.
+	AutoscaleFile   string
+	AutoscaleDryRun bool
 	// JoinToken (cdt1-...) lets a node without state join: it proves the
 	// token's secret to a member whose CA the token pins, and receives its
 	// certificate and the gossip keyring. It may instead be a bootstrap

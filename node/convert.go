@@ -60,7 +60,7 @@ func specToFSM(s api.JobSpec) raftfsm.JobSpec {
 		ID: s.ID, Type: s.Type, Cmd: s.Cmd, Args: s.Args, Instances: s.Instances,
 		Resources: raftfsm.Resources{CPUs: s.CPUs, Mem: s.Mem, Disk: s.Disk, GPUs: s.GPUs},
 		Ports:     s.Ports, Env: s.Env, Role: s.Role, Profile: s.Profile, User: s.User,
-		Priority: s.Priority, MaxCompletionSeconds: s.MaxCompletionSeconds,
+		Priority: s.Priority, Lifetime: s.Lifetime, MaxCompletionSeconds: s.MaxCompletionSeconds,
 		Schedule: s.Schedule, TimeZone: s.TimeZone, ConcurrencyPolicy: s.ConcurrencyPolicy, Parents: s.Parents,
 		BackoffSeconds: deref(s.BackoffSeconds), BackoffFactor: deref(s.BackoffFactor), MaxLaunchDelaySeconds: deref(s.MaxLaunchDelaySeconds),
 		RetentionSeconds: deref(s.RetentionSeconds), EpsilonSeconds: deref(s.EpsilonSeconds), KillGraceSeconds: deref(s.KillGraceSeconds),
@@ -97,7 +97,7 @@ func specToAPI(s raftfsm.JobSpec) api.JobSpec {
 		ID: s.ID, Type: s.Type, Cmd: s.Cmd, Args: s.Args, Instances: s.Instances,
 		CPUs: s.Resources.CPUs, Mem: s.Resources.Mem, Disk: s.Resources.Disk, GPUs: s.Resources.GPUs,
 		Ports: s.Ports, Env: s.Env, Role: s.Role, Profile: s.Profile, User: s.User,
-		Priority: s.Priority, MaxCompletionSeconds: s.MaxCompletionSeconds,
+		Priority: s.Priority, Lifetime: s.Lifetime, MaxCompletionSeconds: s.MaxCompletionSeconds,
 		Schedule: s.Schedule, TimeZone: s.TimeZone, ConcurrencyPolicy: s.ConcurrencyPolicy, Parents: s.Parents,
 	}
 	grace := s.KillGraceSeconds

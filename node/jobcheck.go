@@ -42,7 +42,7 @@ func (b *backend) checkJob(v *raftfsm.View, spec raftfsm.JobSpec) error {
 // usesVersion2 reports whether a spec needs log version 2.
 func usesVersion2(s raftfsm.JobSpec) bool {
 	return s.Type == raftfsm.JobCron || len(s.Args) > 0 || len(s.Constraints) > 0 || len(s.HealthChecks) > 0 ||
-		len(s.Parents) > 0 || s.Priority != 0 || s.MaxCompletionSeconds > 0 || s.Instances == 0
+		len(s.Parents) > 0 || s.Priority != 0 || s.Lifetime != "" || s.MaxCompletionSeconds > 0 || s.Instances == 0
 }
 
 // parentCycle returns the cycle spec's parents would close, as the path

@@ -43,6 +43,8 @@ type leaderState struct {
 	// loop is the leader loop, for the Mesos API handlers (set before the
 	// state is published in Node.leader; never nil after).
 	loop *leaderLoop
+	// autoscaler is this leadership's, nil without --autoscale.
+	autoscaler *autoscaler
 }
 
 func (l *leaderState) recordUsage(rep *usageReport) {
@@ -172,6 +174,13 @@ func (n *Node) runLeader(ctx context.Context) {
 	l.recovering = true
 	l.alloc.Pause()
 	l.mu.Unlock()
+	if n.autoscale != nil {
+		a, err := newAutoscaler(ctx, n, n.autoscale)
+		if err != nil {
+			n.log.Error("autoscale: not running in this leadership", "err", err)
+		}
+		st.autoscaler = a
+	}
 	n.leaderMu.Lock()
 	n.leader = st
 	n.leaderMu.Unlock()
@@ -185,20 +194,10 @@ func (n *Node) runLeader(ctx context.Context) {
 		l.mu.Unlock()
 	}()
 	n.log.Info("leading the cluster", "term", term, "agents", len(n.fsm.View().Nodes()))
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-l.stopped:
-				return
-			case <-t.C:
-				l.advanceGossipRotation()
-			}
-		}
-	}()
+	if a := st.autoscaler; a != nil {
+		go l.every(ctx, a.cfg.interval, func() { a.evaluate(ctx, l) })
+	}
+	go l.every(ctx, time.Second, l.advanceGossipRotation)
 
 	tick := time.NewTicker(n.cfg.AllocationInterval)
 	defer tick.Stop()
@@ -223,6 +222,22 @@ func (n *Node) runLeader(ctx context.Context) {
 		}
 		if timer != nil {
 			timer.Stop()
+		}
+	}
+}
+
+// every runs f every d until the leadership ends.
+func (l *leaderLoop) every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.stopped:
+			return
+		case <-t.C:
+			f()
 		}
 	}
 }
@@ -536,6 +551,12 @@ func (l *leaderLoop) runJobs(now time.Time) {
 		in.Offers = append(in.Offers, l.alloc.FrameworkOffers(clientID(jobs.FrameworkID, role))...)
 	}
 	for _, nd := range v.Nodes() {
+		if nd.State == raftfsm.NodeDraining {
+			if in.Moving == nil {
+				in.Moving = map[string]bool{}
+			}
+			in.Moving[nd.ID] = true
+		}
 		if nd.State != raftfsm.NodeReady {
 			continue
 		}

@@ -89,6 +89,8 @@ type Node struct {
 	ident    identity
 	joinAuth *joinAuthority
 	initial  *initialCluster
+	// autoscale is the --autoscale file, read at start (nil: none).
+	autoscale *autoscaleConfig
 	// tokens checks API tokens (nil with NoAuth).
 	tokens *tokenChecker
 	// authFailures limits token guesses through /v1/internal/authenticate.
@@ -131,6 +133,16 @@ func New(cfg Config) (*Node, error) {
 	reg.MustRegister(newStateCollector(n))
 	n.peer = newPeerClient(n)
 	n.joinAuth = &joinAuthority{n: n}
+	if cfg.AutoscaleFile != "" {
+		if !cfg.Server {
+			return nil, fmt.Errorf("--autoscale %s: only servers (the leader) scale groups; drop it on agents (--server=false)", cfg.AutoscaleFile)
+		}
+		c, err := loadAutoscaleConfig(cfg.AutoscaleFile, cfg.AutoscaleDryRun)
+		if err != nil {
+			return nil, err
+		}
+		n.autoscale = c
+	}
 	return n, nil
 }
 

@@ -125,6 +125,8 @@ type JobSpec struct {
 	HealthChecks []HealthCheck `json:"health_checks,omitempty"`
 	// Priority orders pending tasks of different jobs: higher first.
 	Priority int `json:"priority,omitempty"`
+	// Lifetime is the placement hint "long", "short" or "".
+	Lifetime string `json:"lifetime,omitempty"`
 
 	// Restart backoff of a failing service instance: BackoffSeconds, times
 	// BackoffFactor per consecutive failure, at most MaxLaunchDelaySeconds.

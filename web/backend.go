@@ -23,6 +23,8 @@ type Backend interface {
 	// elsewhere they return *api.NotLeaderError.
 	Roles(ctx context.Context) ([]api.Role, error)
 	Utilization(ctx context.Context) (api.Utilization, error)
+	// Autoscale is the leader's autoscaler: its groups and last decisions.
+	Autoscale(ctx context.Context) (api.AutoscaleStatus, error)
 	// Leader is the leader's HTTP address, and whether this node is it
 	// ("" when no leader is known).
 	Leader() (addr string, self bool)

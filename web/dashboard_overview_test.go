@@ -99,3 +99,34 @@ func TestDashboardOnAFollowerShowsTheLeadersState(t *testing.T) {
 		t.Errorf("the follower's dashboard says this node is %q, want ip-10-0-2-9 · Follower", h)
 	}
 }
+
+// With autoscaling on, the overview lists each group's size and the last
+// decisions with their reasons (a failed one marked); off, nothing shows.
+func TestDashboardShowsAutoscalingDecisions(t *testing.T) {
+	fb := newFakeBackend()
+	sampleCluster(fb)
+	now := time.Now()
+	fb.autoscale = &api.AutoscaleStatus{Enabled: true, Attribute: "asg", IntervalSeconds: 10,
+		Groups: []api.AutoscaleGroup{{Name: "web-asg", Actuator: "command /bin/scale", Ready: 3, Booting: 2, Shortfall: 2,
+			Rules: api.AutoscaleRules{MinSize: 1, MaxSize: 10}}},
+		Decisions: []api.AutoscaleDecision{
+			{At: now.Add(-time.Minute), Group: "web-asg", Kind: "scale_up", Count: 2, Reason: "4 tasks need 8 cpus that no host has: 2 more hosts"},
+			{At: now, Group: "web-asg", Kind: "terminate", Count: 1, Hosts: []string{"ip-10-0-3-3"}, Reason: "drained: no tasks left", Error: "command exited 3"},
+		}}
+	srv := httptest.NewServer(NewHandler(Config{Backend: fb}))
+	t.Cleanup(srv.Close)
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), waitText("#ov-as-decisions", "no host has")); err != nil {
+		t.Fatalf("the autoscaling decisions did not show: %v", err)
+	}
+	groups := strings.Join(strings.Fields(text(ctx, t, "#ov-as-groups")), " ")
+	if !strings.Contains(groups, "web-asg") || !strings.Contains(groups, "web-asg: 5 of 1..10") || !strings.Contains(groups, "2 booting") {
+		t.Errorf("groups show %q", groups)
+	}
+	rows := text(ctx, t, "#ov-as-decisions")
+	// Newest first; the failed terminate names its host and its error.
+	if i, j := strings.Index(rows, "terminate"), strings.Index(rows, "scale_up 2"); i < 0 || j < 0 || i > j ||
+		!strings.Contains(rows, "ip-10-0-3-3") || !strings.Contains(rows, "failed: command exited 3") {
+		t.Errorf("decisions show %q", rows)
+	}
+}

@@ -32,6 +32,7 @@ type fakeBackend struct {
 	subscribe chan struct{} // receives once per Subscribe call
 	roles     []api.Role
 	util      api.Utilization
+	autoscale *api.AutoscaleStatus
 	// leaderAddr, when set, is the leader this node is not (Leader).
 	leaderAddr string
 	// snapshot is what Snapshot writes; restored and forced what the last
@@ -59,6 +60,15 @@ func (f *fakeBackend) Roles(ctx context.Context) ([]api.Role, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.roles, f.err
+}
+
+func (f *fakeBackend) Autoscale(ctx context.Context) (api.AutoscaleStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.autoscale != nil {
+		return *f.autoscale, f.err
+	}
+	return api.AutoscaleStatus{Groups: []api.AutoscaleGroup{}, Decisions: []api.AutoscaleDecision{}}, f.err
 }
 
 func (f *fakeBackend) Utilization(ctx context.Context) (api.Utilization, error) {

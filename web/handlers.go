@@ -57,6 +57,15 @@ func (s *server) getUtilization(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, u)
 }
 
+func (s *server) getAutoscale(w http.ResponseWriter, r *http.Request) {
+	st, err := s.backend.Autoscale(r.Context())
+	if err != nil {
+		s.writeError(w, r, err, object{})
+		return
+	}
+	writeJSON(w, r, http.StatusOK, st)
+}
+
 func (s *server) getJob(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	job, err := s.backend.Job(r.Context(), id)

@@ -128,6 +128,7 @@ func (s *server) handler(cfg Config) http.Handler {
 		{"/v1/nodes", map[string]http.HandlerFunc{"GET": s.listNodes}},
 		{"/v1/roles", map[string]http.HandlerFunc{"GET": s.listRoles}},
 		{"/v1/utilization", map[string]http.HandlerFunc{"GET": s.getUtilization}},
+		{"/v1/autoscale", map[string]http.HandlerFunc{"GET": s.getAutoscale}},
 		{"/v1/snapshot", map[string]http.HandlerFunc{"GET": s.getSnapshot, "POST": s.restoreSnapshot}},
 		{"/v1/jobs", map[string]http.HandlerFunc{"GET": s.listJobs, "POST": s.submitJob}},
 		{"/v1/jobs/{id}", map[string]http.HandlerFunc{"GET": s.getJob, "DELETE": s.deleteJob}},

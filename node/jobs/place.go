@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -131,7 +133,7 @@ func pending(j *raftfsm.Job, n int, hosts []Host, why *placement.Why) Pending {
 	if n > 1 {
 		noun = "instances"
 	}
-	p := Pending{Instances: n, Hosts: map[string]int{}}
+	p := Pending{Instances: n, Hosts: map[string]int{}, Why: why}
 	switch {
 	case len(hosts) == 0:
 		p.Message = fmt.Sprintf("%d %s waiting: no node is ready for tasks (none registered, or all inactive or draining)", n, noun)
@@ -192,7 +194,7 @@ func placementTask(key string, need instanceNeed) placement.Task {
 		Group:        spec.ID,
 		Resources:    wants(spec),
 		Ports:        spec.Ports,
-		Constraints:  Constraints(spec),
+		Constraints:  withLifetime(Constraints(spec), spec.Lifetime),
 		Priority:     spec.Priority,
 		PendingSince: need.pendingSince,
 	}
@@ -206,6 +208,69 @@ func Constraints(spec raftfsm.JobSpec) []placement.Constraint {
 	out := make([]placement.Constraint, len(spec.Constraints))
 	for i, c := range spec.Constraints {
 		out[i] = placement.Constraint{Field: c.Field, Operator: placement.Operator(c.Operator), Value: c.Value, Soft: c.Soft}
+	}
+	return out
+}
+
+// LifetimeAttribute is the host attribute the planner adds for placement
+// only: "long" or "short" when the host's hinted tasks are all of that
+// lifetime, "mixed" when both, "none" when it runs no hinted task.
+const LifetimeAttribute = "clusterd.lifetime"
+
+// withLifetime adds a task's lifetime hint as a soft constraint: a host
+// running only its kind, or none, is preferred, as Mantis keeps long- and
+// short-lived tasks apart so hosts empty together.
+func withLifetime(cs []placement.Constraint, lifetime string) []placement.Constraint {
+	if lifetime == "" {
+		return cs
+	}
+	return append(slices.Clone(cs), placement.Constraint{Field: LifetimeAttribute, Operator: placement.Like, Value: lifetime + "|none", Soft: true})
+}
+
+// withLifetimes gives each host its LifetimeAttribute, from the active
+// tasks of hinted jobs, when some job has a hint (copies: the input is
+// not changed).
+func withLifetimes(in Input) []Host {
+	hinted := map[string]string{}
+	for _, j := range in.Jobs {
+		if j.Spec.Lifetime != "" {
+			hinted[j.Spec.ID] = j.Spec.Lifetime
+		}
+	}
+	if len(hinted) == 0 {
+		return in.Hosts
+	}
+	kinds := map[string]map[string]bool{}
+	for job, tasks := range in.Tasks {
+		l := hinted[job]
+		if l == "" {
+			continue
+		}
+		for _, t := range tasks {
+			if t.Active() && t.Node != "" {
+				if kinds[t.Node] == nil {
+					kinds[t.Node] = map[string]bool{}
+				}
+				kinds[t.Node][l] = true
+			}
+		}
+	}
+	out := make([]Host, len(in.Hosts))
+	for i, h := range in.Hosts {
+		attrs := make(map[string]string, len(h.Attributes)+1)
+		maps.Copy(attrs, h.Attributes)
+		switch k := kinds[h.ID]; {
+		case len(k) == 0:
+			attrs[LifetimeAttribute] = "none"
+		case len(k) > 1:
+			attrs[LifetimeAttribute] = "mixed"
+		case k["long"]:
+			attrs[LifetimeAttribute] = "long"
+		default:
+			attrs[LifetimeAttribute] = "short"
+		}
+		h.Attributes = attrs
+		out[i] = h
 	}
 	return out
 }

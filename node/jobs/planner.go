@@ -68,6 +68,11 @@ type Input struct {
 	// Records is true when the log keeps runs and deployments (log version
 	// 2): without, no run is started or ended and no deployment ended.
 	Records bool
+	// Moving are the nodes (draining) whose service tasks move elsewhere
+	// by the services' rolling-update rules, as if they ran an old
+	// version: a replacement starts first, then the task stops. Batch
+	// tasks there are let finish.
+	Moving map[string]bool
 }
 
 // Accept is a set of tasks to launch on one agent's offers of one role.
@@ -85,6 +90,10 @@ type Pending struct {
 	Unplaceable bool // no host could ever fit one instance
 	Message     string
 	Hosts       map[string]int // reason -> number of hosts rejected for it
+	// Why is placement's account for the job's most urgent unplaced
+	// instance; nil when its instances fit what is free and only wait for
+	// an offer (or no host is ready). The autoscaler reads it.
+	Why *placement.Why
 }
 
 // Plan is Decide's decision.
@@ -137,6 +146,7 @@ type offerSpace struct {
 // Decide plans launches and kills for every job.
 func Decide(in Input) Plan {
 	p := Plan{Pending: map[string]Pending{}}
+	in.Hosts = withLifetimes(in)
 	jobs := append([]*raftfsm.Job(nil), in.Jobs...)
 	// Older jobs first: a newly submitted job does not starve one that has
 	// waited longer.
@@ -154,7 +164,7 @@ func Decide(in Input) Plan {
 	for _, j := range jobs {
 		tasks := in.Tasks[j.Spec.ID]
 		if j.Spec.Type == raftfsm.JobService {
-			d := reconcileService(j, tasks, in.Now)
+			d := reconcileService(j, tasks, in.Now, in.Moving)
 			needs = append(needs, d.needs...)
 			p.Kill = append(p.Kill, d.kills...)
 			if d.end != nil && in.Records {

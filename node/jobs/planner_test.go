@@ -998,3 +998,94 @@ func TestJobsArePlacedOnlyOnOffersOfTheirRole(t *testing.T) {
 		t.Fatalf("placed by role: %v; want plain on the %s offer, analytics on the analytics one", placed, DefaultRole)
 	}
 }
+
+// A draining node's service tasks move by the rolling-update rules: the
+// replacement starts elsewhere first, the task there stops only once the
+// service stays at min_health_capacity without it, and a batch task there
+// is let finish.
+func TestServiceTasksMoveOffADrainingNodeWithoutDroppingBelowMinHealth(t *testing.T) {
+	web := service("web", 3, 1, 256)
+	web.Spec.BackoffSeconds, web.Spec.BackoffFactor, web.Spec.MaxLaunchDelaySeconds = 1, 1.15, 300
+	web.Spec.MinHealthCapacity, web.Spec.MaxOverCapacity = 1, 0.34 // one extra task at a time
+	job := batch("job", 1, 0, 1, 256)
+	var tasks []*raftfsm.Task
+	for i := 0; i < 3; i++ {
+		tasks = append(tasks, task(web, i, 0, 1, raftfsm.TaskRunning))
+	}
+	tasks[2].Node = "agent-2" // stays
+	jt := task(job, 0, 0, 1, raftfsm.TaskRunning)
+	tasks = append(tasks, jt)
+	moving := map[string]bool{"agent-1": true}
+	for round := 0; ; round++ {
+		if round > 10 {
+			t.Fatal("the service did not move off agent-1 in 10 rounds")
+		}
+		in := input(t0, []*raftfsm.Job{web, job}, tasks, offer("o2", "agent-2", 8, 8192))
+		in.Moving = moving
+		p := Decide(in)
+		for _, k := range p.Kill {
+			if k.ID == jt.ID {
+				t.Fatalf("round %d: the batch task on the draining node was killed (%s); it should finish", round, k.Reason)
+			}
+			if k.Reason != KillMoved {
+				t.Fatalf("round %d: kill %s for %q, want %q", round, k.ID, k.Reason, KillMoved)
+			}
+		}
+		for _, l := range launched(p) {
+			if l.Node == "agent-1" {
+				t.Fatalf("round %d: launched %s on the draining node", round, l.ID)
+			}
+		}
+		tasks = apply(p, tasks, raftfsm.TaskRunning)
+		serving, onDrain, total := 0, 0, 0
+		for _, tk := range tasks {
+			if tk.Job != "web" || !tk.Active() || tk.KillRequested {
+				continue
+			}
+			total++
+			serving++
+			if tk.Node == "agent-1" {
+				onDrain++
+			}
+		}
+		if serving < 3 || total > 4 {
+			t.Fatalf("round %d: %d serving, %d running: want at least 3 serving and at most 4 running", round, serving, total)
+		}
+		if onDrain == 0 && total == 3 {
+			break
+		}
+	}
+}
+
+// A lifetime hint keeps long- and short-lived tasks apart: a short task
+// goes to the empty host rather than next to a service (which bin packing
+// alone would choose), a long one joins the service's host; without
+// hints, packing decides.
+func TestLifetimeHintKeepsShortTasksOffHostsOfLongOnes(t *testing.T) {
+	svc := service("svc", 1, 2, 2048)
+	svc.Spec.Lifetime = "long"
+	running := task(svc, 0, 0, 1, raftfsm.TaskRunning) // on agent-1
+	place := func(j *raftfsm.Job) string {
+		t.Helper()
+		in := input(t0, []*raftfsm.Job{svc, j}, []*raftfsm.Task{running}, offer("o1", "agent-1", 2, 2048), offer("o2", "agent-2", 4, 4096))
+		in.Hosts[0].Total = allocator.Resources{CPUs: 4, Mem: 4096, Disk: 1000}
+		got := launched(Decide(in))
+		if len(got) != 1 {
+			t.Fatalf("%s: launched %d tasks, want 1", j.Spec.ID, len(got))
+		}
+		return got[0].Node
+	}
+	short := batch("short", 1, 0, 1, 512)
+	if h := place(short); h != "agent-1" {
+		t.Fatalf("without a hint the batch task goes to %s, want agent-1 (bin packing)", h)
+	}
+	short.Spec.Lifetime = "short"
+	if h := place(short); h != "agent-2" {
+		t.Fatalf("a short task goes to %s, want the empty agent-2, away from the long-lived service", h)
+	}
+	long := service("long", 1, 1, 512)
+	long.Spec.Lifetime = "long"
+	if h := place(long); h != "agent-1" {
+		t.Fatalf("a long task goes to %s, want agent-1 beside the other long-lived task", h)
+	}
+}

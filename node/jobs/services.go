@@ -15,6 +15,7 @@ const (
 	KillReplaced   = "replaced by a newer version"
 	KillUnhealthy  = "unhealthy"
 	KillTimeout    = "ran longer than max_completion_seconds"
+	KillMoved      = "moved off a draining node"
 )
 
 // Kill is a task the plan stops, and why.
@@ -85,7 +86,11 @@ type serviceDecision struct {
 // while at least instances × min_health_capacity tasks stay healthy. A
 // task its health checks declared unhealthy is killed (and replaced, with
 // backoff); instances beyond the count are scaled down, highest first.
-func reconcileService(j *raftfsm.Job, tasks []*raftfsm.Task, now time.Time) serviceDecision {
+//
+// A task on a node in moving is replaced the same way as one of an older
+// version: that is how a draining node's services move without dropping
+// below min_health_capacity.
+func reconcileService(j *raftfsm.Job, tasks []*raftfsm.Task, now time.Time, moving map[string]bool) serviceDecision {
 	var d serviceDecision
 	n, version := j.Spec.Instances, j.Version
 	p := paramsOf(j.Spec)
@@ -112,7 +117,7 @@ func reconcileService(j *raftfsm.Job, tasks []*raftfsm.Task, now time.Time) serv
 			continue
 		}
 		total++
-		if t.JobVersion >= version {
+		if t.JobVersion >= version && !moving[t.Node] {
 			current[t.Instance] = t
 		} else {
 			old = append(old, t)
@@ -199,7 +204,11 @@ func reconcileService(j *raftfsm.Job, tasks []*raftfsm.Task, now time.Time) serv
 		if h {
 			healthyCount--
 		}
-		d.kills = append(d.kills, Kill{t.ID, KillReplaced})
+		reason := KillReplaced
+		if t.JobVersion >= version {
+			reason = KillMoved
+		}
+		d.kills = append(d.kills, Kill{t.ID, reason})
 	}
 	if dep := runningDeployment(j); dep != nil && dep.Version == version && len(old) == 0 {
 		done := true

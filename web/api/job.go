@@ -74,6 +74,11 @@ type JobSpec struct {
 	HealthChecks []HealthCheck `json:"health_checks,omitempty"`
 	// Priority orders tasks waiting to be placed: higher first (default 0).
 	Priority int `json:"priority,omitempty"`
+	// Lifetime is a placement hint, "long" (runs until stopped) or
+	// "short" (ends by itself): tasks with a hint prefer nodes that run
+	// only tasks of their own kind, so nodes of short tasks empty together
+	// and the autoscaler can remove them. Empty: no preference.
+	Lifetime string `json:"lifetime,omitempty"`
 	// Restart backoff of a failing service instance (Marathon's
 	// backoffSeconds 1, backoffFactor 1.15, maxLaunchDelaySeconds 300).
 	BackoffSeconds        *float64 `json:"backoff_seconds,omitempty"`
@@ -342,6 +347,9 @@ func (s *JobSpec) Validate() error {
 	}
 	if err := s.validateRuns(); err != nil {
 		return err
+	}
+	if s.Lifetime != "" && s.Lifetime != "long" && s.Lifetime != "short" {
+		return invalid("lifetime", "must be long, short or empty, got %q", s.Lifetime)
 	}
 	if s.Priority < -maxPriority || s.Priority > maxPriority {
 		return invalid("priority", "must be between %d and %d, got %d", -maxPriority, maxPriority, s.Priority)

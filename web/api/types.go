@@ -286,3 +286,70 @@ type SnapshotSummary struct {
 	SHA256     string `json:"sha256,omitempty"`
 	Bytes      int64  `json:"bytes,omitempty"`
 }
+
+// AutoscaleStatus is the answer of GET /v1/autoscale: the leader's
+// autoscaler, its groups and its last decisions (soft state: a new leader
+// starts with none and waits the delays out again).
+type AutoscaleStatus struct {
+	// Enabled is false when the leader was given no --autoscale file.
+	Enabled         bool                `json:"enabled"`
+	DryRun          bool                `json:"dry_run"`
+	Attribute       string              `json:"attribute,omitempty"`
+	IntervalSeconds float64             `json:"interval_seconds,omitempty"`
+	Groups          []AutoscaleGroup    `json:"groups"`
+	Decisions       []AutoscaleDecision `json:"decisions"` // oldest first, the last 100 that did something
+}
+
+// AutoscaleGroup is one group of hosts: its rules, what it has now and the
+// last decision taken for it.
+type AutoscaleGroup struct {
+	Name     string         `json:"name"`
+	Actuator string         `json:"actuator"`
+	Rules    AutoscaleRules `json:"rules"`
+	// Ready, Booting, Draining and Down count the group's hosts; Idle the
+	// ready ones running nothing (booting ones count as idle).
+	Ready    int `json:"ready"`
+	Booting  int `json:"booting"`
+	Draining int `json:"draining"`
+	Down     int `json:"down"`
+	Idle     int `json:"idle"`
+	// Shortfall is how many more hosts the pending backlog needs.
+	Shortfall int               `json:"shortfall"`
+	Last      AutoscaleDecision `json:"last"`
+}
+
+// AutoscaleRules are a group's rules as configured.
+type AutoscaleRules struct {
+	MinSize          int                 `json:"min_size"`
+	MaxSize          int                 `json:"max_size"`
+	MinIdle          int                 `json:"min_idle"`
+	MaxIdle          int                 `json:"max_idle"`
+	CooldownSeconds  float64             `json:"cooldown_seconds"`
+	ScaleUpDelay     float64             `json:"scale_up_delay_seconds"`
+	ScaleDownDelay   float64             `json:"scale_down_delay_seconds"`
+	BatchDeadline    float64             `json:"batch_deadline_seconds"`
+	ConsolidateBelow float64             `json:"consolidate_below,omitempty"`
+	Shape            Resources           `json:"shape"`
+	Attributes       map[string][]string `json:"attributes,omitempty"`
+}
+
+// AutoscaleDecision is one decision: what, for which group, why, and what
+// came of it.
+type AutoscaleDecision struct {
+	At    time.Time `json:"at"`
+	Group string    `json:"group"`
+	// Kind is none, scale_up, drain or terminate.
+	Kind   string   `json:"kind"`
+	Count  int      `json:"count,omitempty"`
+	Hosts  []string `json:"hosts,omitempty"` // node names
+	Reason string   `json:"reason"`
+	// Size and Idle are the group's before the decision; Shortfall what
+	// the backlog needed.
+	Size      int `json:"size"`
+	Idle      int `json:"idle"`
+	Shortfall int `json:"shortfall"`
+	// DryRun: reported only, nothing was done. Error: the actuator (or the
+	// drain) failed, and the next evaluation decides again.
+	DryRun bool   `json:"dry_run,omitempty"`
+	Error  string `json:"error,omitempty"`
+}

@@ -462,3 +462,10 @@ func checkStatus(resp *http.Response) error {
 	e.Message = fmt.Sprintf("%s (HTTP %d)", msg, resp.StatusCode)
 	return e
 }
+
+// Autoscale is the leader's autoscaler: its groups and last decisions.
+func (c *Client) Autoscale(ctx context.Context) (api.AutoscaleStatus, error) {
+	var st api.AutoscaleStatus
+	err := c.do(ctx, http.MethodGet, "/v1/autoscale", nil, nil, &st)
+	return st, err
+}

@@ -327,6 +327,7 @@
       showBanner("");
       render();
       refreshUtil();
+      refreshAutoscale();
       refreshRoles();
       // An open task panel follows the task (a kill shows as KILLED).
       if (openTaskID) loadTask();
@@ -369,6 +370,33 @@
     } finally {
       utilLoading = false;
     }
+  }
+
+  // ---- autoscaling: the leader's groups and last decisions ----
+
+  // Decisions come every evaluation, not as state events: read at most
+  // every 5 s, and show nothing when autoscaling is off.
+  let asNextDue = 0;
+  async function refreshAutoscale() {
+    if (Date.now() < asNextDue) return;
+    asNextDue = Date.now() + 5000;
+    let st;
+    try { st = await api("/v1/autoscale"); } catch (e) { return; }
+    const box = $("ov-autoscale");
+    box.hidden = !(st && st.enabled);
+    if (box.hidden) return;
+    $("ov-as-groups").replaceChildren(...(st.groups || []).map((g) =>
+      el("span", { class: "chip", title: g.actuator + (st.dry_run ? " (dry run)" : "") },
+        g.name + ": ", el("b", { text: String(g.ready + g.booting) }),
+        " of " + g.rules.min_size + ".." + g.rules.max_size +
+        (g.booting ? ", " + g.booting + " booting" : "") + (g.draining ? ", " + g.draining + " draining" : "") +
+        (g.shortfall ? ", short " + g.shortfall : ""))));
+    const rows = (st.decisions || []).slice(-10).reverse();
+    $("ov-as-decisions").replaceChildren(...(rows.length ? rows.map((d) => el("tr", {},
+      el("td", { title: absTime(d.at), text: ago(d.at) }), el("td", { text: d.group }),
+      el("td", { class: d.error ? "warn" : "", text: d.kind + (d.count ? " " + d.count : "") + (d.dry_run ? " (dry run)" : "") }),
+      el("td", { text: d.reason + (d.hosts && d.hosts.length ? " [" + d.hosts.join(", ") + "]" : "") + (d.error ? " — failed: " + d.error : "") })))
+      : [el("tr", {}, el("td", { colspan: 4, class: "muted", text: "No decision has done anything yet." }))]));
   }
 
   // utilData is uPlot's columns: time (s) and percentages of capacity.
