@@ -329,7 +329,15 @@ func (a *autoscaler) carryOut(ctx context.Context, d autoscale.Decision, nodes m
 	if err != nil {
 		rec.Error = err.Error()
 	}
-	log := a.n.log.With("component", "autoscale", "group", d.Group, "decision", d.Kind, "count", d.Count, "reason", d.Reason)
+	log := a.n.log.With("component", "autoscale", "group", d.Group, "decision", d.Kind, "count", d.Count, "reason", rec.Reason)
+	outcome := "done"
+	switch {
+	case a.cfg.dryRun:
+		outcome = "dry_run"
+	case err != nil:
+		outcome = "failed"
+	}
+	a.n.metrics.autoscaleDecisions.WithLabelValues(d.Group, string(d.Kind), outcome).Inc()
 	switch {
 	case a.cfg.dryRun:
 		log.Info("autoscale decision (dry run: nothing done)", "hosts", strings.Join(rec.Hosts, ","))

@@ -19,6 +19,9 @@ type metrics struct {
 	mesosEvents   *prometheus.CounterVec
 	mesosDropped  prometheus.Counter
 	updateResends prometheus.Counter
+	// Autoscaling decisions that did something, by group, kind and
+	// outcome (done, failed, dry_run).
+	autoscaleDecisions *prometheus.CounterVec
 
 	// The leader's allocator and built-in framework (metrics_leader.go);
 	// zero, and the vectors empty, on a node that does not lead.
@@ -58,6 +61,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Events queued on Mesos frameworks' streams, by type."}, []string{"type"}),
 		mesosDropped:  prometheus.NewCounter(prometheus.CounterOpts{Name: "clusterd_mesos_streams_dropped_total", Help: "Mesos framework streams closed because the framework did not keep up."}),
 		updateResends: prometheus.NewCounter(prometheus.CounterOpts{Name: "clusterd_mesos_status_update_resends_total", Help: "Unacknowledged status updates sent again."}),
+		autoscaleDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clusterd_autoscale_decisions_total",
+			Help: "Autoscaling decisions that did something, by group, kind (scale_up, drain, terminate) and outcome (done, failed, dry_run)."}, []string{"group", "kind", "outcome"}),
 	}
 	m.allocCycle = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "clusterd_allocator_cycle_duration_seconds",
 		Help:    "Time of one allocation cycle of the leader's allocator (expiring offers, then offering free resources by DRF).",
@@ -79,7 +84,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.launches.observe = m.launchLatency.Observe
 	m.gometrics = newGometricsSink()
 	reg.MustRegister(m.applyDuration, m.tasksLaunched, m.statusUpdates, m.offersMade, m.allocationRuns, m.isLeader,
-		m.frameworks, m.mesosEvents, m.mesosDropped, m.updateResends,
+		m.frameworks, m.mesosEvents, m.mesosDropped, m.updateResends, m.autoscaleDecisions,
 		m.allocCycle, m.offersOutstanding, m.roleShare, m.frameworkShare, m.placementRun, m.pendingTasks, m.launchLatency,
 		m.gometrics)
 	return m

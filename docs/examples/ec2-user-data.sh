@@ -10,7 +10,7 @@
 # is read from SSM Parameter Store, a SecureString named
 # /clusterd/$CLUSTER_NAME/bootstrap-token, so it is not in the user-data:
 # the instance profile needs ssm:GetParameter on it (and kms:Decrypt on its
-# key), and the aws CLI. Whoever holds the token can sign node certificates for the cluster.
+# key) and autoscaling:DescribeAutoScalingInstances, and the aws CLI. Whoever holds the token can sign node certificates for the cluster.
 #
 # The peers are found one of two ways (JOIN_BY):
 #   dns  a DNS name with one A record per server node, e.g. a Route 53
@@ -47,6 +47,13 @@ region=$(imds placement/region)
 zone=$(imds placement/availability-zone)
 ip=$(imds local-ipv4)
 instance=$(imds instance-id)
+
+# The Auto Scaling group this instance belongs to: the autoscaler's group
+# attribute (asg), with the instance id its AWS actuator terminates by.
+asg=$(aws autoscaling describe-auto-scaling-instances --region "$region" --instance-ids "$instance" \
+	--query 'AutoScalingInstances[0].AutoScalingGroupName' --output text 2>/dev/null || echo None)
+attributes="zone=$zone,instance-id=$instance"
+[ "$asg" = None ] || attributes="$attributes,asg=$asg"
 
 bootstrap_token=$(aws ssm get-parameter --region "$region" --with-decryption \
 	--name "/clusterd/$CLUSTER_NAME/bootstrap-token" --query Parameter.Value --output text)
@@ -91,5 +98,5 @@ log "joining through:$join"
 sh "$work/install.sh" --binary "$work/clusterd" $join --bootstrap-expect "$BOOTSTRAP_EXPECT" --token "$bootstrap_token" \
 	--env "CLUSTERD_ADVERTISE=$ip" \
 	--env "CLUSTERD_NODE_NAME=$instance" \
-	--env "CLUSTERD_ATTRIBUTE=zone=$zone" \
+	--env "CLUSTERD_ATTRIBUTE=$attributes" \
 	--env "CLUSTERD_LOG_FORMAT=json"

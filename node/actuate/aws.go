@@ -89,6 +89,9 @@ func (a *awsActuator) Act(ctx context.Context, d Decision) error {
 
 // scaleUp raises the desired capacity by count, up to the group's MaxSize.
 func (a *awsActuator) scaleUp(ctx context.Context, count int) error {
+	if count < 1 {
+		return fmt.Errorf("%s: scale-up by %d hosts: want at least 1", a, count)
+	}
 	out, err := a.api.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{a.name}})
 	if err != nil {
 		return fmt.Errorf("%s: describe the group: %w", a, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,8 @@ type fakeASG struct {
 	desired   int
 	maxSize   int
 	throttle  int // answer Throttling this many more times
+	internal  int // answer 500 InternalFailure this many more times
+	setFail   string
 	terminate map[string]string
 }
 
@@ -52,11 +55,21 @@ func (f *fakeASG) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(400, "Throttling", "Rate exceeded")
 		return
 	}
+	if f.internal > 0 {
+		f.internal--
+		w.WriteHeader(500)
+		fmt.Fprint(w, `<ErrorResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>We encountered an internal error</Message></Error><RequestId>r0</RequestId></ErrorResponse>`)
+		return
+	}
 	switch action {
 	case "DescribeAutoScalingGroups":
 		fmt.Fprintf(w, `<DescribeAutoScalingGroupsResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><DescribeAutoScalingGroupsResult><AutoScalingGroups><member><AutoScalingGroupName>%s</AutoScalingGroupName><DesiredCapacity>%d</DesiredCapacity><MaxSize>%d</MaxSize><MinSize>0</MinSize></member></AutoScalingGroups></DescribeAutoScalingGroupsResult><ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></DescribeAutoScalingGroupsResponse>`,
 			r.PostForm.Get("AutoScalingGroupNames.member.1"), f.desired, f.maxSize)
 	case "SetDesiredCapacity":
+		if f.setFail != "" {
+			fail(400, "ValidationError", f.setFail)
+			return
+		}
 		fmt.Sscan(r.PostForm.Get("DesiredCapacity"), &f.desired)
 		fmt.Fprint(w, `<SetDesiredCapacityResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><ResponseMetadata><RequestId>r3</RequestId></ResponseMetadata></SetDesiredCapacityResponse>`)
 	case "TerminateInstanceInAutoScalingGroup":
@@ -84,8 +97,22 @@ type noDelay struct{}
 
 func (noDelay) BackoffDelay(int, error) (time.Duration, error) { return time.Millisecond, nil }
 
+// hermeticAWS keeps the developer's or CI's AWS settings (a profile, a CA
+// bundle, a region) out of the test: the actuator sees only what it sets.
+func hermeticAWS(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE",
+		"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_AUTO_SCALING", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"} {
+		t.Setenv(k, "")
+	}
+}
+
 func newFakeAWS(t *testing.T, f *fakeASG) *awsActuator {
 	t.Helper()
+	hermeticAWS(t)
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	a, err := newAWSWith(context.Background(), Config{Type: "aws", Region: "eu-west-1", Endpoint: srv.URL}, "web", awsOptions{
@@ -179,5 +206,49 @@ func TestAWSGivesUpAfterItsAttempts(t *testing.T) {
 	}
 	if calls, _ := f.take(); len(calls) != defaultAWSAttempts {
 		t.Fatalf("%d calls, want %d attempts", len(calls), defaultAWSAttempts)
+	}
+}
+
+func TestAWSRetriesServerErrorsAndSurfacesARefusalUnretried(t *testing.T) {
+	f := &fakeASG{desired: 2, maxSize: 10, internal: 2}
+	a := newFakeAWS(t, f)
+	if err := a.Act(context.Background(), Decision{Kind: KindScaleUp, Count: 1}); err != nil {
+		t.Fatalf("500, 500, then an answer: %v", err)
+	}
+	if calls, _ := f.take(); len(calls) != 4 || f.desired != 3 {
+		t.Fatalf("calls %v, desired %d: want 2 failed and 1 answered describe, then a set to 3", calls, f.desired)
+	}
+
+	f.setFail = "New SetDesiredCapacity value 4 is above max value 3 for the AutoScalingGroup."
+	err := a.Act(context.Background(), Decision{Kind: KindScaleUp, Count: 1})
+	if err == nil || !strings.Contains(err.Error(), "above max value 3") || !strings.Contains(err.Error(), "ValidationError") {
+		t.Fatalf("err %v, want the ValidationError with AWS's message", err)
+	}
+	if calls, _ := f.take(); len(calls) != 2 {
+		t.Fatalf("a ValidationError was retried: %v", calls)
+	}
+
+	if err := a.Act(context.Background(), Decision{Kind: KindScaleUp, Count: 0}); err == nil {
+		t.Fatal("a scale-up by 0 hosts was accepted")
+	}
+	if calls, _ := f.take(); len(calls) != 0 {
+		t.Fatalf("a scale-up by 0 hosts called %v", calls)
+	}
+}
+
+func TestAWSRegionAndGroupDefaults(t *testing.T) {
+	hermeticAWS(t)
+	if _, err := New(context.Background(), Config{Type: "aws"}, "web"); err == nil || !strings.Contains(err.Error(), "region") {
+		t.Fatalf("no region anywhere: %v, want an error that says to set one", err)
+	}
+	// The region comes from the usual chain, the group's name by default.
+	t.Setenv("AWS_REGION", "us-east-2")
+	a, err := New(context.Background(), Config{Type: "aws"}, "web")
+	if err != nil || a.String() != "aws asg web (us-east-2)" {
+		t.Fatalf("%v %v", a, err)
+	}
+	a, err = New(context.Background(), Config{Type: "aws", ASGName: "web-asg-7", Region: "ap-south-1"}, "web")
+	if err != nil || a.String() != "aws asg web-asg-7 (ap-south-1)" {
+		t.Fatalf("%v %v", a, err)
 	}
 }

@@ -1,9 +1,11 @@
 package actuate
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -69,11 +71,49 @@ func TestCommandFailureCarriesItsStderrAndATimeoutKillsWhatItStarted(t *testing.
 	b, _ := os.ReadFile(pidFile)
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	deadline := time.Now().Add(5 * time.Second)
-	for pid > 0 && syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+	for pid > 0 && running(pid) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if pid <= 0 || syscall.Kill(pid, 0) == nil {
+	if pid <= 0 || running(pid) {
 		t.Fatalf("the command's child %d still runs after the timeout", pid)
+	}
+
+	// Only the end of a long stderr is kept, and the caller's own
+	// cancellation is not called a timeout.
+	a = newCommand(t, []string{script(t, `i=0; while [ $i -lt 500 ]; do echo "noise line $i" >&2; i=$((i+1)); done; echo 'the real reason' >&2; exit 1`)}, 10*time.Second)
+	err = a.Act(context.Background(), decision)
+	if err == nil || !strings.Contains(err.Error(), "the real reason") || strings.Contains(err.Error(), "noise line 1\n") || len(err.Error()) > stderrTail+200 {
+		t.Fatalf("a long stderr: %d bytes of error, want its last %d bytes ending in the reason", len(err.Error()), stderrTail)
+	}
+	a = newCommand(t, []string{script(t, "sleep 30")}, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := a.Act(ctx, decision); err == nil || strings.Contains(err.Error(), "timeout of") || !strings.Contains(err.Error(), "stopped") {
+		t.Fatalf("cancelled by the caller: %v", err)
+	}
+}
+
+// running: the process exists and is not a zombie (a killed process whose
+// parent died stays one until PID 1 reaps it, which some inits do late or
+// never).
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return syscall.Kill(pid, 0) == nil && err != nil && !os.IsNotExist(err)
+	}
+	// The state follows the command name, which is in parentheses.
+	rest := b[bytes.LastIndexByte(b, ')')+1:]
+	f := strings.Fields(string(rest))
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+func TestTailBufferKeepsTheEnd(t *testing.T) {
+	tb := &tailBuffer{max: 8}
+	for _, w := range []string{"abc", "defgh", "ij", "0123456789xyz", "!"} {
+		tb.Write([]byte(w))
+	}
+	if got := string(tb.Bytes()); got != "456789xyz!"[2:] {
+		t.Fatalf("tail %q", got)
 	}
 }
 
@@ -108,6 +148,42 @@ func TestWebhookPostsTheDecisionAndRetriesOnlyWhatMaySucceed(t *testing.T) {
 	if calls.Load() != 3 || got.Group != "burst" || got.Count != 2 {
 		t.Fatalf("%d calls, body %+v", calls.Load(), got)
 	}
+	// 429 is retried too, as is a webhook that is not listening.
+	status.Store(429)
+	calls.Store(0)
+	if err := a.Act(context.Background(), decision); err != nil || calls.Load() != 3 {
+		t.Fatalf("429, 429, 204: %v after %d calls", err, calls.Load())
+	}
+	status.Store(500)
+	calls.Store(-10) // every attempt fails
+	if err := a.Act(context.Background(), decision); err == nil || !strings.Contains(err.Error(), "500") || calls.Load() != -7 {
+		t.Fatalf("500 every time: %v after %d calls, want 3 and the status", err, calls.Load()+10)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close() // a connection error for the client
+		}
+	}()
+	t.Cleanup(func() { l.Close() })
+	down, _ := New(context.Background(), Config{Type: "webhook", URL: "http://user:pw@" + l.Addr().String() + "/scale"}, "burst")
+	down.(*webhookActuator).backoff = time.Millisecond
+	if err := down.Act(context.Background(), decision); err == nil || accepted.Load() != 3 || strings.Contains(err.Error(), "pw") {
+		t.Fatalf("connection closed every time: %v after %d connections, want 3 and no password", err, accepted.Load())
+	}
+	if s := down.String(); strings.Contains(s, "pw") || !strings.Contains(s, l.Addr().String()+"/scale") {
+		t.Fatalf("String() = %q, want the URL without its password", s)
+	}
+
 	// A 4xx other than 429 is final, with the status and what it said.
 	srv2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -24,7 +25,14 @@ func newWebhook(c Config) *webhookActuator {
 	return &webhookActuator{url: c.URL, headers: c.Headers, client: &http.Client{Timeout: c.timeout()}, backoff: time.Second, attempts: 3}
 }
 
-func (w *webhookActuator) String() string { return "webhook " + w.url }
+// String names the webhook without a password its URL may carry, since it
+// goes to logs and `clusterd autoscale status`.
+func (w *webhookActuator) String() string {
+	if u, err := url.Parse(w.url); err == nil {
+		return "webhook " + u.Redacted()
+	}
+	return "webhook " + w.url
+}
 
 func (w *webhookActuator) Act(ctx context.Context, d Decision) error {
 	body, err := json.Marshal(d)
@@ -69,6 +77,9 @@ func (w *webhookActuator) post(ctx context.Context, body []byte) (retry bool, er
 	}
 	defer resp.Body.Close()
 	start, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	// Read a little more so the connection can be reused, but no more:
+	// the answer's body means nothing past its start.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return false, nil
 	}
