@@ -246,13 +246,10 @@ func (a *autoscaler) snapshot(l *leaderLoop, now time.Time) (autoscale.Snapshot,
 	l.state.mu.Unlock()
 	for id, p := range pending {
 		j := v.Job(id)
-		if j == nil || p.Why == nil && !strings.Contains(p.Message, "no node is ready") {
+		if j == nil || p.Why == nil {
 			continue // fits what is free: waits only for an offer
 		}
-		blocked := autoscale.BlockedResources
-		if p.Why != nil {
-			blocked = autoscale.BlockedOf(*p.Why)
-		}
+		blocked := autoscale.BlockedOf(*p.Why)
 		lt := autoscale.Short
 		if j.Spec.Type == raftfsm.JobService {
 			lt = autoscale.Long

@@ -136,6 +136,9 @@ func pending(j *raftfsm.Job, n int, hosts []Host, why *placement.Why) Pending {
 	p := Pending{Instances: n, Hosts: map[string]int{}, Why: why}
 	switch {
 	case len(hosts) == 0:
+		if p.Why == nil {
+			p.Why = &placement.Why{} // no host at all: more hosts would place it
+		}
 		p.Message = fmt.Sprintf("%d %s waiting: no node is ready for tasks (none registered, or all inactive or draining)", n, noun)
 	case why == nil:
 		p.Message = fmt.Sprintf("%d %s waiting: resources are free but not yet offered; it will be placed shortly", n, noun)

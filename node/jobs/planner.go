@@ -91,8 +91,8 @@ type Pending struct {
 	Message     string
 	Hosts       map[string]int // reason -> number of hosts rejected for it
 	// Why is placement's account for the job's most urgent unplaced
-	// instance; nil when its instances fit what is free and only wait for
-	// an offer (or no host is ready). The autoscaler reads it.
+	// instance (Hosts 0 when no host is ready); nil when its instances fit
+	// what is free and only wait for an offer. The autoscaler reads it.
 	Why *placement.Why
 }
 

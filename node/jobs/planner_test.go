@@ -1089,3 +1089,19 @@ func TestLifetimeHintKeepsShortTasksOffHostsOfLongOnes(t *testing.T) {
 		t.Fatalf("a long task goes to %s, want agent-1 beside the other long-lived task", h)
 	}
 }
+
+// What the autoscaler reads of a pending job: with no host at all, a Why
+// of 0 hosts (more hosts would place it); with hosts too full, the
+// resource reasons; when it fits what is free, no Why.
+func TestPendingCarriesPlacementsWhyForTheAutoscaler(t *testing.T) {
+	web := service("web", 2, 2, 512)
+	p := Decide(input(t0, []*raftfsm.Job{web}, nil))
+	if w := p.Pending["web"].Why; w == nil || w.Hosts != 0 || w.Unplaceable {
+		t.Fatalf("no hosts: Why %+v, want one of 0 hosts", w)
+	}
+	in := input(t0, []*raftfsm.Job{web}, nil, offer("o1", "agent-1", 1, 4096))
+	in.Hosts[0].Total = allocator.Resources{CPUs: 4, Mem: 4096, Disk: 1000}
+	if w := Decide(in).Pending["web"].Why; w == nil || w.Reasons["insufficient cpus"] != 1 {
+		t.Fatalf("a host too full: Why %+v, want 1 host short of cpus", w)
+	}
+}
