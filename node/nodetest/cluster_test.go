@@ -231,6 +231,16 @@ func TestKilledAgentsTasksMoveAndItRunsNothingStaleWhenBack(t *testing.T) {
 	victimID := c.Node(victim).ID
 	c.Kill(t, victim)
 	start := time.Now()
+	c.Eventually(t, "the killed node is declared down", 40*time.Second, func() bool {
+		nodes, _ := c.APINodes(leader.Index)
+		for _, n := range nodes {
+			if n.ID == victimID {
+				return n.State == "down"
+			}
+		}
+		return false
+	})
+	t.Logf("agent SIGKILL -> detected dead: %v", time.Since(start).Round(10*time.Millisecond))
 	c.Eventually(t, "the killed node's tasks run elsewhere", 40*time.Second, func() bool {
 		now := runningOn(c, leader.Index, "svc")
 		if len(now) != 6 {
