@@ -34,10 +34,10 @@ type autoscaleFile struct {
 	// Attribute names a node's group (default "asg").
 	Attribute string `json:"attribute"`
 	// Interval is how often the groups are evaluated (default 10s).
-	Interval jsonDuration `json:"interval"`
+	Interval actuate.Duration `json:"interval"`
 	// BootTimeout is how long hosts asked for count as booting before the
 	// autoscaler stops waiting for them (default 10m).
-	BootTimeout jsonDuration         `json:"boot_timeout"`
+	BootTimeout actuate.Duration     `json:"boot_timeout"`
 	DryRun      bool                 `json:"dry_run"`
 	Groups      []autoscaleGroupFile `json:"groups"`
 }
@@ -48,10 +48,10 @@ type autoscaleGroupFile struct {
 	MaxSize          int                 `json:"max_size"`
 	MinIdle          int                 `json:"min_idle"`
 	MaxIdle          int                 `json:"max_idle"`
-	Cooldown         jsonDuration        `json:"cooldown"`
-	ScaleUpDelay     jsonDuration        `json:"scale_up_delay"`
-	ScaleDownDelay   jsonDuration        `json:"scale_down_delay"`
-	BatchDeadline    jsonDuration        `json:"batch_deadline"`
+	Cooldown         actuate.Duration    `json:"cooldown"`
+	ScaleUpDelay     actuate.Duration    `json:"scale_up_delay"`
+	ScaleDownDelay   actuate.Duration    `json:"scale_down_delay"`
+	BatchDeadline    actuate.Duration    `json:"batch_deadline"`
 	ConsolidateBelow float64             `json:"consolidate_below"`
 	Shape            hostShape           `json:"shape"`
 	Attributes       map[string][]string `json:"attributes"`
@@ -64,22 +64,6 @@ type hostShape struct {
 	Disk  float64 `json:"disk"`
 	GPUs  int     `json:"gpus"`
 	Ports int     `json:"ports"`
-}
-
-// jsonDuration reads "90s" or "5m".
-type jsonDuration time.Duration
-
-func (d *jsonDuration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a duration such as \"30s\" or \"5m\", got %s", b)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("duration %q: %w", s, err)
-	}
-	*d = jsonDuration(v)
-	return nil
 }
 
 // autoscaleConfig is a validated --autoscale file.
@@ -206,7 +190,7 @@ func (a *autoscaler) snapshot(l *leaderLoop, now time.Time) (autoscale.Snapshot,
 		}
 		nodes[nd.ID] = nd
 		members[g] = append(members[g], nd.ID)
-		h := autoscale.Host{ID: nd.ID, Zone: nd.Attributes["zone"], Attributes: nd.Attributes, Total: amountOf(nd.Total, len(nd.Total.Ports))}
+		h := autoscale.Host{ID: nd.ID, Zone: nd.Attributes["zone"], Attributes: nd.Attributes, Total: amountOf(nd.Total, portCount(nd.Total.Ports))}
 		switch {
 		case !a.terminated[nd.ID].IsZero():
 			h.State = autoscale.Down // on its way out
@@ -357,8 +341,7 @@ func (a *autoscaler) actuate(ctx context.Context, d autoscale.Decision, hosts []
 	if act == nil {
 		return fmt.Errorf("group %s has no actuator: %w", d.Group, a.actErrs[d.Group])
 	}
-	size := d.Size
-	ad := actuate.Decision{Group: d.Group, Kind: string(d.Kind), Count: d.Count, Hosts: hosts, Reason: d.Reason, At: d.At, Size: size, Cluster: a.n.clusterID()}
+	ad := actuate.Decision{Group: d.Group, Kind: string(d.Kind), Count: d.Count, Hosts: hosts, Reason: d.Reason, At: d.At, Size: d.Size, Cluster: a.n.clusterID()}
 	actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := act.Act(actx, ad); err != nil {
