@@ -47,17 +47,40 @@ func FuzzApplyCommand(f *testing.F) {
 	for _, e := range entries {
 		f.Add(e)
 	}
+	if newer, err := Encode(&SetLogVersion{Version: LogVersion + 1}); err == nil {
+		f.Add(newer)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if _, err := Decode(data); err != nil {
+		cmd, err := Decode(data)
+		if err != nil {
 			return // the FSM stops on an entry it cannot read; Decode is fuzzed below
 		}
 		fsm := fuzzBase(t, entries)
+		if v, ok := cmd.(*SetLogVersion); ok && v.Version > LogVersion {
+			// By design a server halts on a log newer than it knows
+			// rather than diverge from its peers: assert it does.
+			assertHaltsForUpgrade(t, fsm, data)
+			return
+		}
 		before := fsm.View().Digest()
 		res := fsm.Apply(&raft.Log{Index: 1000, Type: raft.LogCommand, Data: data}).(*Result)
 		if res.Err != nil && fsm.View().Digest() != before {
 			t.Fatalf("a rejected command (%v) changed the state", res.Err)
 		}
 	})
+}
+
+// assertHaltsForUpgrade applies data, which must make the FSM stop with a
+// message that tells the operator to upgrade.
+func assertHaltsForUpgrade(t *testing.T, fsm *FSM, data []byte) {
+	t.Helper()
+	defer func() {
+		r := recover()
+		if msg, _ := r.(string); !strings.Contains(msg, "upgrade it") {
+			t.Fatalf("a log version newer than %d: want a halt that says to upgrade, got %v", LogVersion, r)
+		}
+	}()
+	fsm.Apply(&raft.Log{Index: 1000, Type: raft.LogCommand, Data: data})
 }
 
 // FuzzDecodeCommand: Decode never panics, and what it accepts encodes back
