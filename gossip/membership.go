@@ -94,16 +94,24 @@ func New(cfg Config) (*Membership, error) {
 	mc.Events = d
 	mc.Merge = d
 	mc.Alive = d
-	if cfg.wrapTransport != nil {
+	if cfg.wrapTransport != nil || boundToOneAddress(cfg.BindAddr) {
 		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 			BindAddrs: []string{cfg.BindAddr}, BindPort: cfg.BindPort, Logger: mc.Logger,
 		})
 		if err != nil {
 			m.events.close()
-			return nil, fmt.Errorf("start gossip transport: %w", err)
+			return nil, fmt.Errorf("start gossip on %s: %w (is another clusterd using port %d?)",
+				net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.BindPort)), err, cfg.BindPort)
 		}
 		mc.BindPort, mc.AdvertisePort = nt.GetAutoBindPort(), nt.GetAutoBindPort()
-		mc.Transport = cfg.wrapTransport(nt)
+		var t memberlist.Transport = nt
+		if boundToOneAddress(cfg.BindAddr) {
+			t = &sourceBound{NetTransport: nt, source: &net.TCPAddr{IP: net.ParseIP(cfg.BindAddr)}}
+		}
+		if cfg.wrapTransport != nil {
+			t = cfg.wrapTransport(t)
+		}
+		mc.Transport = t
 	}
 	list, err := memberlist.Create(mc)
 	if err != nil {

@@ -182,6 +182,19 @@ func (b *backend) Job(ctx context.Context, id string) (api.Job, error) {
 	return b.jobToAPI(j, v.TasksOfJob(id)), nil
 }
 
+func (b *backend) Linearize(ctx context.Context) error {
+	if _, err := b.leading(); err != nil {
+		return err
+	}
+	// leading() is set only after the leader's barrier applied every entry
+	// earlier leaders committed; VerifyLeader proves no newer leader has
+	// been elected since (a deposed leader in a minority fails here).
+	if err := b.n.raft.raft.VerifyLeader().Error(); err != nil {
+		return fmt.Errorf("a consistent read needs the leader confirmed by a quorum: %w", &api.NotLeaderError{})
+	}
+	return nil
+}
+
 func (b *backend) jobToAPI(j *raftfsm.Job, tasks []*raftfsm.Task) api.Job {
 	out := api.Job{JobSpec: specToAPI(j.Spec), Version: j.Version, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 		Tasks: map[string]int{}, State: jobs.State(j, tasks)}

@@ -35,7 +35,7 @@ func newPeerClient(n *Node) *peerClient {
 	return &peerClient{n: n, http: &http.Client{
 		Timeout: watchTimeout + 15*time.Second,
 		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
+			DialContext:         n.dialer(3 * time.Second).DialContext,
 			MaxIdleConnsPerHost: 4,
 			IdleConnTimeout:     90 * time.Second,
 			TLSClientConfig:     n.nodeClientTLS(),
@@ -198,4 +198,14 @@ func (c *peerClient) doOne(ctx context.Context, addr, method, path string, body 
 		return fmt.Errorf("decode answer of %s: %w", addr, err)
 	}
 	return nil
+}
+
+// dialer dials other nodes from --bind's address when it names one, as
+// Raft does (see raftnet.SourceAddr).
+func (n *Node) dialer(timeout time.Duration) *net.Dialer {
+	d := &net.Dialer{Timeout: timeout}
+	if ip := net.ParseIP(n.cfg.Bind); ip != nil && !ip.IsUnspecified() {
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	return d
 }

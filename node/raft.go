@@ -111,7 +111,7 @@ func openRaft(cfg Config, id, advertise string, fsm *raftfsm.FSM, logger *slog.L
 	if secure != nil {
 		tcfg.Stream = secure
 	} else {
-		tcfg.Stream = &tcpStream{ln: ln, adv: adv}
+		tcfg.Stream = &tcpStream{ln: ln, adv: adv, source: raftnet.SourceAddr(ln.Addr())}
 	}
 	trans = raft.NewNetworkTransportWithConfig(tcfg)
 	r, err := raft.NewRaft(raftConfig(id, cfg, hl), fsm, store, store, snaps, trans)
@@ -139,15 +139,20 @@ func openRaft(cfg Config, id, advertise string, fsm *raftfsm.FSM, logger *slog.L
 // tcpStream is Raft over plain TCP, as raft.NewTCPTransport makes it, on a
 // listener already open.
 type tcpStream struct {
-	ln  net.Listener
-	adv net.Addr
+	ln     net.Listener
+	adv    net.Addr
+	source *net.TCPAddr // see raftnet.SourceAddr
 }
 
 func (s *tcpStream) Accept() (net.Conn, error) { return s.ln.Accept() }
 func (s *tcpStream) Close() error              { return s.ln.Close() }
 func (s *tcpStream) Addr() net.Addr            { return s.adv }
 func (s *tcpStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(address), timeout)
+	d := net.Dialer{Timeout: timeout}
+	if s.source != nil {
+		d.LocalAddr = s.source
+	}
+	return d.Dial("tcp", string(address))
 }
 
 func (p *raftParts) close() error {

@@ -37,6 +37,10 @@ type Backend interface {
 
 	Jobs(ctx context.Context) ([]api.Job, error)
 	Job(ctx context.Context, id string) (api.Job, error)
+	// Linearize returns nil once what this node reads next reflects every
+	// write acknowledged before the call (the leader, confirmed by a
+	// quorum): the ?consistent reads. Elsewhere *api.NotLeaderError.
+	Linearize(ctx context.Context) error
 	// SubmitJob creates the job, or updates it when the id exists. The spec
 	// is already decoded, validated and defaulted.
 	SubmitJob(ctx context.Context, spec api.JobSpec) (api.Job, error)

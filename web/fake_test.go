@@ -185,6 +185,15 @@ func (f *fakeBackend) StartRun(ctx context.Context, id string) (api.Job, error) 
 	return j, nil
 }
 
+func (f *fakeBackend) Linearize(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.leaderAddr != "" {
+		return &api.NotLeaderError{LeaderAddr: f.leaderAddr}
+	}
+	return f.err
+}
+
 func (f *fakeBackend) DeleteJob(ctx context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -28,6 +28,9 @@ func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) listJobs(w http.ResponseWriter, r *http.Request) {
+	if !s.consistentRead(w, r) {
+		return
+	}
 	jobs, err := s.backend.Jobs(r.Context())
 	if err != nil {
 		s.writeError(w, r, err, object{})
@@ -66,8 +69,28 @@ func (s *server) getAutoscale(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, st)
 }
 
+// consistentRead makes a ?consistent read linearizable: it is answered
+// only by the leader, after a quorum confirmed it still leads, so it never
+// returns a value older than a write acknowledged before it began (a
+// deposed leader, a lagging follower). Without it any server answers from
+// its replica, which may lag a heartbeat behind. It reports whether the
+// read may go on; when not, the answer (307 to the leader, 503) is sent.
+func (s *server) consistentRead(w http.ResponseWriter, r *http.Request) bool {
+	if !r.URL.Query().Has("consistent") {
+		return true
+	}
+	if err := s.backend.Linearize(r.Context()); err != nil {
+		s.writeError(w, r, err, object{})
+		return false
+	}
+	return true
+}
+
 func (s *server) getJob(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !s.consistentRead(w, r) {
+		return
+	}
 	job, err := s.backend.Job(r.Context(), id)
 	if err != nil {
 		s.writeError(w, r, err, object{"job", id})

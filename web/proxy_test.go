@@ -95,3 +95,40 @@ func TestALeaderThatDoesNotAnswerIsABadGateway(t *testing.T) {
 	defer resp.Body.Close()
 	expectError(t, resp, http.StatusBadGateway, "", "pass the request to the leader at 127.0.0.1:1")
 }
+
+// A ?consistent read is answered only by the leader: a follower, whose
+// replica may lag, sends it there (307), and a plain read it answers
+// itself.
+func TestAConsistentReadGoesToTheLeader(t *testing.T) {
+	leader, follower, url := twoNodes(t)
+	leader.jobs["j"] = api.Job{JobSpec: api.JobSpec{ID: "j", Cmd: "new"}}
+	follower.jobs["j"] = api.Job{JobSpec: api.JobSpec{ID: "j", Cmd: "old"}}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, path := range []string{"/v1/jobs/j?consistent", "/v1/jobs?consistent"} {
+		resp, err := noFollow.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTemporaryRedirect || !strings.Contains(resp.Header.Get("Location"), follower.leaderAddr) {
+			t.Fatalf("GET %s on a follower: %d to %q, want 307 to the leader %s", path, resp.StatusCode, resp.Header.Get("Location"), follower.leaderAddr)
+		}
+	}
+	resp, err := http.Get(url + "/v1/jobs/j?consistent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job api.Job
+	expectJSON(t, resp, http.StatusOK, &job)
+	if job.Cmd != "new" {
+		t.Fatalf("a consistent read, followed to the leader, returned cmd %q, want the leader's %q", job.Cmd, "new")
+	}
+	resp, err = noFollow.Get(url + "/v1/jobs/j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectJSON(t, resp, http.StatusOK, &job)
+	if job.Cmd != "old" {
+		t.Fatalf("a plain read on a follower returned cmd %q, want its own replica's %q", job.Cmd, "old")
+	}
+}

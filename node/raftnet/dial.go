@@ -25,8 +25,7 @@ func (l *Layer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Con
 	if timeout <= 0 || timeout > l.opts.HandshakeTimeout {
 		timeout = l.opts.HandshakeTimeout
 	}
-	d := net.Dialer{Timeout: timeout}
-	raw, err := d.DialContext(l.ctx, "tcp", string(address))
+	raw, err := dialer(l.source, timeout).DialContext(l.ctx, "tcp", string(address))
 	if err != nil {
 		return nil, fmt.Errorf("dial raft peer %s: %w", address, err)
 	}

@@ -69,6 +69,7 @@ func (o Options) withDefaults() Options {
 type Layer struct {
 	ln     net.Listener
 	addr   net.Addr
+	source *net.TCPAddr // dials leave from the listener's IP; nil when it is 0.0.0.0
 	server *tls.Config
 	client *tls.Config
 	opts   Options
@@ -127,6 +128,7 @@ func New(ln net.Listener, advertise net.Addr, peers pki.Peers, opts Options) (*L
 	l := &Layer{
 		ln:       ln,
 		addr:     advertise,
+		source:   SourceAddr(ln.Addr()),
 		server:   server,
 		client:   client,
 		opts:     opts,
@@ -165,4 +167,26 @@ func (l *Layer) Close() error {
 		l.cut(func(*Conn) bool { return true }, "the raft stream layer closed")
 	})
 	return err
+}
+
+// SourceAddr is the local address to dial peers from, so that a server
+// bound to one address of a multi-homed host (--bind) talks from the
+// address its peers know it by (what their firewall rules and security
+// groups name), not from whichever address the route picks. nil when the
+// listener is on every address: the kernel chooses.
+func SourceAddr(listen net.Addr) *net.TCPAddr {
+	tcp, ok := listen.(*net.TCPAddr)
+	if !ok || tcp.IP == nil || tcp.IP.IsUnspecified() {
+		return nil
+	}
+	return &net.TCPAddr{IP: tcp.IP}
+}
+
+// dialer is a net.Dialer with Timeout that dials from source (when set).
+func dialer(source *net.TCPAddr, timeout time.Duration) *net.Dialer {
+	d := &net.Dialer{Timeout: timeout}
+	if source != nil {
+		d.LocalAddr = source
+	}
+	return d
 }
