@@ -35,6 +35,14 @@ func (b *backend) view() (*raftfsm.View, error) {
 	return b.n.fsm.View(), nil
 }
 
+func (b *backend) StateDigest(ctx context.Context) (api.StateDigest, error) {
+	v, err := b.view()
+	if err != nil {
+		return api.StateDigest{}, err
+	}
+	return api.StateDigest{NodeID: b.n.id, AppliedIndex: v.Index(), Digest: v.Digest()}, nil
+}
+
 func (b *backend) Status(ctx context.Context) (api.Status, error) {
 	n := b.n
 	if !n.inRaftConfig() {

@@ -424,8 +424,14 @@ func (n *Node) applyAt(cmd raftfsm.Command) (*raftfsm.Result, uint64, error) {
 	start := time.Now()
 	f := n.raft.raft.Apply(data, applyTimeout)
 	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-			return nil, 0, n.notLeader()
+		if errors.Is(err, raft.ErrNotLeader) {
+			return nil, 0, n.notLeader() // refused before it was appended: retry at the leader
+		}
+		if errors.Is(err, raft.ErrLeadershipLost) {
+			// Appended but not known to be committed: the next leader may
+			// commit it or drop it. Saying "not the leader" here would tell
+			// the client it did not happen.
+			return nil, 0, fmt.Errorf("this server stopped leading while the change was being committed: it may or may not have been applied; read it back before retrying: %w", err)
 		}
 		return nil, 0, fmt.Errorf("raft apply: %w", err)
 	}

@@ -18,6 +18,8 @@ import (
 // none is known); anything else is a 500.
 type Backend interface {
 	Status(ctx context.Context) (api.Status, error)
+	// StateDigest digests this server's own replica (never the leader's).
+	StateDigest(ctx context.Context) (api.StateDigest, error)
 	Nodes(ctx context.Context) ([]api.Node, error)
 	// Roles and Utilization are the leader's (its allocator, its samples):
 	// elsewhere they return *api.NotLeaderError.

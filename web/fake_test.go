@@ -110,6 +110,12 @@ func (f *fakeBackend) Leader() (string, bool) {
 	return "", true
 }
 
+func (f *fakeBackend) StateDigest(ctx context.Context) (api.StateDigest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return api.StateDigest{NodeID: f.status.NodeID, AppliedIndex: f.status.AppliedIndex, Digest: "fake"}, f.err
+}
+
 func (f *fakeBackend) Status(ctx context.Context) (api.Status, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

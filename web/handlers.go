@@ -18,6 +18,15 @@ func (s *server) getStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, st)
 }
 
+func (s *server) getStateDigest(w http.ResponseWriter, r *http.Request) {
+	d, err := s.backend.StateDigest(r.Context())
+	if err != nil {
+		s.writeError(w, r, err, object{})
+		return
+	}
+	writeJSON(w, r, http.StatusOK, d)
+}
+
 func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
 	nodes, err := s.backend.Nodes(r.Context())
 	if err != nil {

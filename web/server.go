@@ -125,6 +125,7 @@ func (s *server) handler(cfg Config) http.Handler {
 		methods map[string]http.HandlerFunc
 	}{
 		{"/v1/status", map[string]http.HandlerFunc{"GET": s.getStatus}},
+		{"/v1/status/digest", map[string]http.HandlerFunc{"GET": s.getStateDigest}},
 		{"/v1/nodes", map[string]http.HandlerFunc{"GET": s.listNodes}},
 		{"/v1/roles", map[string]http.HandlerFunc{"GET": s.listRoles}},
 		{"/v1/utilization", map[string]http.HandlerFunc{"GET": s.getUtilization}},

@@ -725,3 +725,41 @@ func (c *Cluster) Close() {
 	}
 	c.killTasks()
 }
+
+// LeaderNow is the node that says it leads right now, without waiting or
+// failing: nil when none does (an election) or when two do (a deposed
+// leader in a minority that has not noticed yet: the one with the higher
+// applied index is returned then).
+func (c *Cluster) LeaderNow() *Node {
+	var leader *Node
+	var best uint64
+	for _, n := range c.Nodes() {
+		if !c.live(n) {
+			continue
+		}
+		st, err := c.status(n.Index, 2*time.Second)
+		if err != nil || st.RaftState != "Leader" {
+			continue
+		}
+		if leader == nil || st.AppliedIndex > best {
+			leader, best = n, st.AppliedIndex
+		}
+	}
+	return leader
+}
+
+// Running says whether node i's process runs (started and not exited).
+func (c *Cluster) Running(i int) bool { return c.running(c.Node(i)) }
+
+// Paused says whether node i is stopped with SIGSTOP (Pause).
+func (c *Cluster) Paused(i int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[i].paused
+}
+
+// Ports are the cluster's HTTP, Raft and gossip ports, the same on every
+// node.
+func (c *Cluster) Ports() (httpPort, raftPort, gossipPort int) {
+	return c.base, c.base + 1, c.base + 2
+}

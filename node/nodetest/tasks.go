@@ -235,3 +235,29 @@ func (c *Cluster) duplicates() string {
 	slices.Sort(problems)
 	return strings.Join(problems, "; ")
 }
+
+// RunningByNode lists, per node name, the task ids of the live task
+// process groups whose sandbox lies in that node's directory: what really
+// runs on each agent, read from /proc, not from any node's report. A task
+// started twice on one agent appears twice.
+func (c *Cluster) RunningByNode() map[string][]string {
+	out := map[string][]string{}
+	type unit struct {
+		node, task string
+		pgid       int
+	}
+	seen := map[unit]bool{}
+	for _, p := range c.taskProcs() {
+		rel, err := filepath.Rel(c.dir, p.sandbox)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue
+		}
+		node := strings.SplitN(rel, string(filepath.Separator), 2)[0]
+		u := unit{node, p.taskID, p.pgid}
+		if !seen[u] {
+			seen[u] = true
+			out[node] = append(out[node], p.taskID)
+		}
+	}
+	return out
+}

@@ -192,6 +192,16 @@ type Usage struct {
 	At      time.Time `json:"at"`                 // when it was sampled
 }
 
+// StateDigest is the answer of GET /v1/status/digest: a server's replica
+// of the cluster state at one applied index, as a SHA-256 digest. Two
+// servers at the same index must report the same digest; the fault suite
+// checks that they do.
+type StateDigest struct {
+	NodeID       string `json:"node_id"`
+	AppliedIndex uint64 `json:"applied_index"`
+	Digest       string `json:"state_digest"`
+}
+
 // Status is the answer of GET /v1/status: the cluster at a glance.
 type Status struct {
 	ClusterID    string `json:"cluster_id"`
