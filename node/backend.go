@@ -301,12 +301,24 @@ func (b *backend) DeleteJob(ctx context.Context, id string) error {
 		return err
 	}
 	if v.Job(id) == nil {
-		return fmt.Errorf("job %q: %w", id, api.ErrNotFound)
+		// A leader's "absent" can be stale once a newer leader was
+		// elected: confirm leadership before answering 404.
+		if err := b.Linearize(ctx); err != nil {
+			return err
+		}
+		if b.n.fsm.View().Job(id) == nil {
+			return fmt.Errorf("job %q: %w", id, api.ErrNotFound)
+		}
 	}
 	if children := childrenOf(v, id); len(children) > 0 {
 		return fmt.Errorf("jobs %s run after %s: delete them, or change their parents, first: %w", strings.Join(children, ", "), id, api.ErrConflict)
 	}
-	_, err = b.n.apply(&raftfsm.DeleteJob{ID: id, At: b.n.now()})
+	res, err := b.n.apply(&raftfsm.DeleteJob{ID: id, At: b.n.now()})
+	if err != nil && res != nil && res.Err != nil {
+		// Committed and refused: the job was gone when the delete applied
+		// (a concurrent delete won).
+		return fmt.Errorf("job %q: %w", id, api.ErrNotFound)
+	}
 	return err
 }
 

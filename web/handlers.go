@@ -170,6 +170,9 @@ func (s *server) deleteJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) listTasks(w http.ResponseWriter, r *http.Request) {
+	if !s.consistentRead(w, r) {
+		return
+	}
 	filter, err := parseTaskFilter(r)
 	if err != nil {
 		s.writeError(w, r, err, object{})
