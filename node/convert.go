@@ -138,7 +138,7 @@ func taskToAPI(t *raftfsm.Task, nodeName string) api.Task {
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 	}
 	for _, h := range t.History {
-		out.History = append(out.History, api.TaskStatus{State: h.State, Time: h.Time, Message: h.Message, Reason: h.Reason, ExitCode: h.ExitCode, Healthy: h.Healthy})
+		out.History = append(out.History, api.TaskStatus{State: h.State, Time: h.Time, Message: h.Message, Reason: h.Reason, ExitCode: h.ExitCode, Healthy: h.Healthy, UUID: h.UUID})
 	}
 	return out
 }

@@ -123,6 +123,9 @@ type TaskStatus struct {
 	Reason   string    `json:"reason,omitempty"` // Mesos reason, e.g. REASON_CONTAINER_LIMITATION_MEMORY
 	ExitCode *int      `json:"exit_code,omitempty"`
 	Healthy  *bool     `json:"healthy,omitempty"`
+	// UUID is the id of the status update its framework was sent for this
+	// transition (base64, as in the Mesos API); absent for tasks of jobs.
+	UUID []byte `json:"uuid,omitempty"`
 }
 
 // Task is one run of one instance of a job (or a task of an external

@@ -254,10 +254,29 @@ func describeUpdates(committed []Update, from, to int) string {
 
 // ObservationsFromStream turns a framework's deliveries into lifecycle
 // observations, so the same run feeds both checks.
+//
+// A delivered update says its state held at some moment before it
+// arrived, not at its arrival: the cluster sends a task's next update
+// only once the previous one was acknowledged, so a TASK_STARTING may
+// arrive long after the task was listed TASK_RUNNING. Each observation
+// therefore spans from the first subscription to its arrival: it is
+// ordered after nothing, and a listing invoked after it arrived is
+// ordered after it (a task listed RUNNING after its TASK_FINISHED was
+// delivered is a resurrection). Order within the stream is Stream's check.
 func ObservationsFromStream(log StreamLog) []Observation {
+	var from time.Time
+	for _, s := range log.Subscriptions {
+		if from.IsZero() || s.Start.Before(from) {
+			from = s.Start
+		}
+	}
 	out := make([]Observation, 0, len(log.Deliveries))
 	for _, d := range log.Deliveries {
-		out = append(out, Observation{Task: d.Task, State: d.State, At: d.At, Source: fmt.Sprintf("framework %s stream #%d", log.Framework, d.Stream)})
+		start := from
+		if start.IsZero() || d.At.Before(start) {
+			start = d.At
+		}
+		out = append(out, Observation{Task: d.Task, State: d.State, Invoke: start, At: d.At, Source: fmt.Sprintf("framework %s stream #%d", log.Framework, d.Stream)})
 	}
 	return out
 }

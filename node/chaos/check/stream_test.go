@@ -1,6 +1,7 @@
 package check
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/clusterd/clusterd/web/api"
@@ -140,6 +141,21 @@ func TestStreamCatchesMissingRedelivery(t *testing.T) {
 
 func TestObservationsFromStreamFeedLifecycle(t *testing.T) {
 	log := streamRun()
-	log.Deliveries = append(log.Deliveries, deliver(2, "t1", "u2", api.TaskRunning, 2000))
-	wantViolation(t, Lifecycle(ObservationsFromStream(log), nil), `task "t1": resurrected: TASK_RUNNING seen 12:00:02.000 by framework fw-1 stream #2`)
+	obs := ObservationsFromStream(log)
+	// An update arrives after its ack-gated predecessor, so it may arrive
+	// long after a listing showed a later state: not a move backwards.
+	early := Observation{Task: "t1", State: api.TaskFinished, Invoke: at(0), At: at(1)}
+	wantOK(t, Lifecycle(append(append([]Observation(nil), obs...), early), nil))
+	// A listing invoked after a terminal update arrived is ordered after it.
+	var finished Delivery
+	for _, d := range log.Deliveries {
+		if api.TaskStateTerminal(d.State) {
+			finished = d
+		}
+	}
+	if finished.Task == "" {
+		t.Fatal("streamRun delivers no terminal update")
+	}
+	late := polled(finished.Task, api.TaskRunning, 5000, 5010)
+	wantViolation(t, Lifecycle(append(obs, late), nil), fmt.Sprintf(`task %q: resurrected: TASK_RUNNING seen`, finished.Task))
 }
