@@ -143,7 +143,15 @@ func (c exitCheckpoint) exit() Exit {
 // clusterd, which the page cache survives. A machine crash that could lose
 // unsynced data also kills every task the checkpoints describe, so syncing
 // would buy nothing and cost a disk flush per launch and per exit.
+// CheckpointHook, when set, is called before (after=false) and after
+// (after=true) every checkpoint write: node points it at its failpoints.
+var CheckpointHook func(after bool)
+
 func writeJSONAtomic(path string, v any) error {
+	if CheckpointHook != nil {
+		CheckpointHook(false)
+		defer CheckpointHook(true)
+	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"github.com/clusterd/clusterd/node/failpoint"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -565,7 +566,10 @@ func (q *statusQueue) sendLoop(ctx context.Context, n *Node, cp *controlPlane) {
 			if len(batch) == 0 {
 				break
 			}
-			if _, err := cp.apply(ctx, &raftfsm.TaskStatusBatch{Updates: batch}); err != nil {
+			failpoint.Inject(failpoint.StatusSendBefore)
+			_, err := cp.apply(ctx, &raftfsm.TaskStatusBatch{Updates: batch})
+			failpoint.Inject(failpoint.StatusSendAfter)
+			if err != nil {
 				q.requeue(batch)
 				n.log.Debug("send status updates", "err", err, "updates", len(batch))
 				select {

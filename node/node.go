@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/clusterd/clusterd/node/failpoint"
 	"log"
 	"log/slog"
 	"net"
@@ -55,6 +56,9 @@ type Node struct {
 	id        string
 	advertise string
 	started   time.Time
+	// failCommit, set by tests, makes the commits it returns an error for
+	// fail with it, as a lost leadership or a timeout would.
+	failCommit atomic.Pointer[func(raftfsm.Command) error]
 
 	fsm  *raftfsm.FSM
 	raft *raftParts
@@ -104,6 +108,17 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if failpoint.Enabled {
+		cfg.Logger.Warn("this binary has failpoints (built with -tags failpoints): for the fault suite only", "armed_from", filepath.Join(cfg.DataDir, "failpoints"))
+		failpoint.Watch(filepath.Join(cfg.DataDir, "failpoints"))
+		isolate.CheckpointHook = func(after bool) {
+			if after {
+				failpoint.Inject(failpoint.CheckpointWriteAfter)
+			} else {
+				failpoint.Inject(failpoint.CheckpointWriteBefore)
+			}
+		}
 	}
 	if cfg.Attributes == nil {
 		cfg.Attributes = map[string]string{}
@@ -414,6 +429,11 @@ func (n *Node) apply(cmd raftfsm.Command) (*raftfsm.Result, error) {
 // applyAt is apply that also returns the Raft index the command was
 // committed at, for callers that must later wait for a replica to catch up.
 func (n *Node) applyAt(cmd raftfsm.Command) (*raftfsm.Result, uint64, error) {
+	if fail := n.failCommit.Load(); fail != nil {
+		if err := (*fail)(cmd); err != nil {
+			return nil, 0, err
+		}
+	}
 	if n.raft.raft.State() != raft.Leader {
 		return nil, 0, n.notLeader()
 	}

@@ -114,7 +114,7 @@ func openRaft(cfg Config, id, advertise string, fsm *raftfsm.FSM, logger *slog.L
 		tcfg.Stream = &tcpStream{ln: ln, adv: adv, source: raftnet.SourceAddr(ln.Addr())}
 	}
 	trans = raft.NewNetworkTransportWithConfig(tcfg)
-	r, err := raft.NewRaft(raftConfig(id, cfg, hl), fsm, store, store, snaps, trans)
+	r, err := raft.NewRaft(raftConfig(id, cfg, hl), raftFSM(fsm), store, store, snaps, trans)
 	if err != nil {
 		trans.Close()
 		store.Close()

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/clusterd/clusterd/node/failpoint"
+	"github.com/clusterd/clusterd/web/api"
 	"net"
 	"slices"
 	"strconv"
@@ -543,11 +545,21 @@ func (l *leaderLoop) accept(c *fwConn, call *mesos.CallAcceptInfo, now time.Time
 		if err != nil {
 			l.n.log.Warn("commit task launch", "framework", c.id, "err", err, "tasks", len(chunk))
 			l.mu.Lock()
-			for _, t := range chunk {
+			for _, t := range launch[start:] {
 				l.alloc.RemoveTask(t.ID)
 			}
 			l.mu.Unlock()
-			continue
+			// The call must not be answered 202: the framework would wait
+			// for updates of tasks that do not exist (the fault suite found
+			// this with a leader paused past its term). Not the leader:
+			// nothing was committed, and the 307 sends the framework to the
+			// new leader, whose answer to these offers is TASK_DROPPED/LOST.
+			// Otherwise the outcome is unknown: the framework reconciles.
+			var nl *api.NotLeaderError
+			if errors.As(err, &nl) {
+				return err
+			}
+			return fmt.Errorf("launch of %d tasks from %s on: %w (reconcile them: they may or may not have been launched)", len(launch)-start, chunk[0].ID, err)
 		}
 		l.n.metrics.tasksLaunched.Add(float64(len(res.Launched)))
 	}
@@ -609,7 +621,9 @@ func (l *leaderLoop) acknowledge(c *fwConn, a *mesos.CallAcknowledgeInfo) error 
 		l.n.log.Debug("ignored an acknowledgement that matches no pending update", "framework", c.id, "task", a.TaskID.Value)
 		return nil
 	}
+	failpoint.Inject(failpoint.AckBefore)
 	_, err := l.n.apply(&raftfsm.Acknowledge{Acks: []raftfsm.Ack{{Framework: c.id, TaskID: t.ID, UUID: a.UUID}}})
+	failpoint.Inject(failpoint.AckAfter)
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/clusterd/clusterd/web"
 	"github.com/clusterd/clusterd/web/api"
 	"github.com/clusterd/clusterd/web/mesos"
+	"github.com/hashicorp/raft"
 )
 
 // These tests drive a real one-node cluster (raft, bolt, HTTP, the process
@@ -794,4 +795,46 @@ func TestALeaderRaisesTheLogVersionAndOldLogsRefuseNewFeatures(t *testing.T) {
 	if !errors.As(err, &me) || me.Status != http.StatusServiceUnavailable || !strings.Contains(me.Message, "upgrade") {
 		t.Fatalf("a version 1 log: %v, want a 503 saying to upgrade", err)
 	}
+}
+
+// A launch that could not be committed is not answered 202: the framework
+// would wait for updates of tasks that do not exist. The fault suite found
+// this with a leader paused past its term: it accepted, failed to commit,
+// and said nothing. Unknown outcomes answer 500 (reconcile); a refusal
+// before anything was appended answers as a follower does. The offer's
+// resources are offered again either way.
+func TestALaunchThatWasNotCommittedIsNotAccepted(t *testing.T) {
+	n, base := startMesosNode(t)
+	s := subscribe(t, base, mesosfw.FrameworkInfo("root", "uncommitted"))
+	for _, tc := range []struct {
+		err    error
+		status int
+	}{
+		{fmt.Errorf("this server stopped leading while the change was being committed: it may or may not have been applied: %w", raft.ErrLeadershipLost), http.StatusInternalServerError},
+		{&api.NotLeaderError{}, http.StatusServiceUnavailable},
+	} {
+		fail := func(cmd raftfsm.Command) error {
+			if _, ok := cmd.(*raftfsm.LaunchTasks); ok {
+				return tc.err
+			}
+			return nil
+		}
+		offer := nextOffer(t, s)
+		agent := mesosfw.Str(offer, "agent_id", "value")
+		n.failCommit.Store(&fail)
+		resp := call(t, s, mesosfw.Accept([]string{mesosfw.Str(offer, "id", "value")},
+			mesosfw.Launch(sleepTask("lost", "lost-1", agent, mesosfw.Scalar("cpus", 0.1), mesosfw.Scalar("mem", 16)))))
+		n.failCommit.Store(nil)
+		if resp.Status != tc.status {
+			t.Fatalf("ACCEPT whose launch failed to commit (%v): %d %s, want %d", tc.err, resp.Status, resp.Body, tc.status)
+		}
+		if n.fsm.View().Task("lost-1") != nil {
+			t.Fatal("the task of the failed launch is in the state")
+		}
+	}
+	// The resources came back: a task fits in the next offer.
+	offer := nextOffer(t, s)
+	accepted(t, s, mesosfw.Accept([]string{mesosfw.Str(offer, "id", "value")},
+		mesosfw.Launch(sleepTask("ok", "ok-1", mesosfw.Str(offer, "agent_id", "value"), mesosfw.Scalar("cpus", 0.1), mesosfw.Scalar("mem", 16)))))
+	untilState(t, s, "ok-1", "TASK_RUNNING")
 }

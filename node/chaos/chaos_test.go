@@ -1,7 +1,10 @@
 package chaos
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,7 +13,29 @@ import (
 	"github.com/clusterd/clusterd/node/nodetest"
 )
 
-func TestMain(m *testing.M) { nodetest.Main(m) }
+// TestMain builds the failpoints binary every run uses (unless
+// CLUSTERD_BIN names one: scripts/chaos builds it once for many runs).
+func TestMain(m *testing.M) {
+	if os.Getenv("CLUSTERD_BIN") == "" {
+		dir, err := os.MkdirTemp("", "clusterd-chaos-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		bin := filepath.Join(dir, "clusterd")
+		out, err := exec.Command("go", "build", "-tags", "failpoints", "-o", bin, "github.com/clusterd/clusterd").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "go build -tags failpoints: %v\n%s", err, out)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
+		os.Setenv("CLUSTERD_BIN", bin)
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
+	nodetest.Main(m)
+}
 
 // env reads the long-run settings scripts/chaos passes; CI uses the
 // defaults.

@@ -2,6 +2,8 @@ package chaos
 
 import (
 	"fmt"
+
+	"github.com/clusterd/clusterd/node/failpoint"
 	"math/rand"
 	"time"
 )
@@ -22,10 +24,14 @@ const (
 	OneWay        FaultKind = "one-way"        // one node's packets to the others are dropped; theirs still arrive
 	GossipCut     FaultKind = "gossip-cut"     // one node isolated on the gossip port only
 	RaftCut       FaultKind = "raft-cut"       // one node isolated on the Raft port only
+	// CrashPoint arms a failpoint on a random node: it panics (or, one
+	// time in four, stalls 3 s) at the Hit-th pass through the point; a
+	// crashed node is restarted. Needs a binary built with -tags failpoints.
+	CrashPoint FaultKind = "crash-point"
 )
 
 // AllFaults is every kind, the default mix.
-var AllFaults = []FaultKind{KillLeader, KillNode, PauseNode, PauseLeader, IsolateNode, IsolateLeader, SplitMinority, OneWay, GossipCut, RaftCut}
+var AllFaults = []FaultKind{KillLeader, KillNode, PauseNode, PauseLeader, IsolateNode, IsolateLeader, SplitMinority, OneWay, GossipCut, RaftCut, CrashPoint}
 
 // PartitionFaults are the network faults only.
 var PartitionFaults = []FaultKind{IsolateNode, IsolateLeader, SplitMinority, OneWay, GossipCut, RaftCut}
@@ -41,6 +47,12 @@ type Fault struct {
 	// WithLeader puts the leader in the minority of a split.
 	WithLeader bool
 	Hold       time.Duration
+	// Point, Hit and Stall are a CrashPoint's failpoint (an index into
+	// failpoint.Points), the pass it fires at, and whether it stalls
+	// instead of crashing.
+	Point int
+	Hit   int
+	Stall bool
 }
 
 func (f Fault) String() string {
@@ -48,6 +60,12 @@ func (f Fault) String() string {
 	switch f.Kind {
 	case KillNode, PauseNode, IsolateNode, OneWay, GossipCut, RaftCut:
 		s += fmt.Sprintf(" node %d", f.Node)
+	case CrashPoint:
+		action := "panic"
+		if f.Stall {
+			action = "sleep:3s"
+		}
+		s += fmt.Sprintf(" node %d %s=%s@%d", f.Node, failpoint.Points[f.Point], action, f.Hit)
 	case SplitMinority:
 		if f.WithLeader {
 			s += fmt.Sprintf(" minority leader+node %d", f.Node)
@@ -68,6 +86,7 @@ func Schedule(seed int64, nodes int, length, every time.Duration, kinds []FaultK
 		f := Fault{At: at, Kind: kinds[rng.Intn(len(kinds))], Node: rng.Intn(nodes)}
 		f.Peer = (f.Node + 1 + rng.Intn(nodes-1)) % nodes
 		f.WithLeader = rng.Intn(2) == 0
+		f.Point, f.Hit, f.Stall = rng.Intn(len(failpoint.Points)), 1+rng.Intn(3), rng.Intn(4) == 0
 		switch f.Kind {
 		case KillLeader, KillNode:
 			f.Hold = time.Duration(rng.Int63n(int64(5 * time.Second)))

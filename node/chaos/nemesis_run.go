@@ -2,10 +2,13 @@ package chaos
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/clusterd/clusterd/node/failpoint"
 	"github.com/clusterd/clusterd/node/nodetest"
 )
 
@@ -55,6 +58,8 @@ func (n *nemesis) inject(f Fault) {
 		c.Pause(t, target)
 		time.Sleep(f.Hold)
 		c.Resume(t, target)
+	case CrashPoint:
+		n.crashPoint(f, target)
 	default:
 		var cuts []Cut
 		me := c.Node(target).IP
@@ -114,4 +119,36 @@ func (n *nemesis) healAll() {
 		}
 	}
 	n.log.printf("heal all: %s", fmt.Sprint("no cuts, every node running"))
+}
+
+// crashPoint arms f's failpoint on node target through its data dir's
+// failpoints file, waits up to f.Hold for it to fire, disarms it, and
+// restarts the node if it crashed.
+func (n *nemesis) crashPoint(f Fault, target int) {
+	t, c := n.t, n.c
+	action := "panic"
+	if f.Stall {
+		action = "sleep:3s"
+	}
+	file := filepath.Join(c.Node(target).DataDir, "failpoints")
+	spec := fmt.Sprintf("%s=%s@%d\n", failpoint.Points[f.Point], action, f.Hit)
+	if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(f.Hold)
+	for c.Running(target) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Disarmed before any restart: a restarted node reads the file first.
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c.Running(target) {
+		n.log.printf("  node %d did not crash at %s within %v", target, failpoint.Points[f.Point], f.Hold)
+		return
+	}
+	n.log.printf("  node %d crashed at %s", target, failpoint.Points[f.Point])
+	time.Sleep(time.Duration(f.Hit) * 500 * time.Millisecond)
+	c.Restart(t, target)
+	n.bump(target)
 }

@@ -35,6 +35,9 @@ type Config struct {
 	Artifacts string
 	// Clients is the number of registry clients (default 3).
 	Clients int
+	// Binary is the clusterd to run; CrashPoint faults need one built
+	// with -tags failpoints (BuildWithFailpoints).
+	Binary string
 }
 
 func (c *Config) defaults() {
@@ -113,7 +116,7 @@ func (l *faultLog) String() string {
 // the Report, for the caller to assert.
 func Run(t *testing.T, cfg Config) Report {
 	cfg.defaults()
-	c := nodetest.Start(t, nodetest.Options{N: nodes, ExtraArgs: []string{
+	c := nodetest.Start(t, nodetest.Options{N: nodes, Binary: cfg.Binary, ExtraArgs: []string{
 		"--voters", "5", "--allocation-interval", "200ms", "--scheduler-heartbeat", "1s",
 		"--status-retry-interval", "1s", "--voter-replace-after", "10m",
 	}})
