@@ -31,6 +31,12 @@ func (b *mesosBackend) leading() (*leaderLoop, error) {
 		}
 		return nil, b.n.notLeader()
 	}
+	if b.n.raft.raft.State() != raft.Leader {
+		// Deposed, its leader loop not torn down yet: a call carried out
+		// now would answer on a stream that is about to close, and the
+		// framework would never hear of it (the fault suite found this).
+		return nil, b.n.notLeader()
+	}
 	return st.loop, nil
 }
 

@@ -504,11 +504,12 @@ func (l *leaderLoop) accept(c *fwConn, call *mesos.CallAcceptInfo, now time.Time
 		}
 		// Mesos checks the offers first: every task of the call is dropped.
 		msg := "Task launched with invalid offers: " + offerProblem(err)
+		told := true
 		for _, id := range launchIDs {
-			c.send(c.taskEvent(id, string(agent), state, mesos.ReasonInvalidOffers, msg, now))
+			told = c.send(c.taskEvent(id, string(agent), state, mesos.ReasonInvalidOffers, msg, now)) && told
 		}
 		l.mu.Unlock()
-		return nil
+		return untold(told)
 	}
 	var launch []raftfsm.Task
 	var reservations []raftfsm.ReservationOp
@@ -527,12 +528,16 @@ func (l *leaderLoop) accept(c *fwConn, call *mesos.CallAcceptInfo, now time.Time
 			reservations = append(reservations, raftfsm.ReservationOp{Node: string(agent), Role: role, Resources: allocToFSM(*op.Unreserve), Unreserve: true})
 		}
 	}
+	told := true
 	for _, id := range launchIDs { // in the order of the call
 		if why, ok := refused[id]; ok {
-			c.send(c.taskEvent(id, string(agent), mesos.TaskError, mesos.ReasonTaskInvalid, why, now))
+			told = c.send(c.taskEvent(id, string(agent), mesos.TaskError, mesos.ReasonTaskInvalid, why, now)) && told
 		}
 	}
 	l.mu.Unlock()
+	if len(launch) == 0 && len(reservations) == 0 && !told {
+		return untold(told)
+	}
 	l.state.poke() // what was left of the offers is free again
 	if len(reservations) > 0 {
 		if _, err := l.n.apply(&raftfsm.ReserveResources{Ops: reservations, At: now}); err != nil {
@@ -564,6 +569,17 @@ func (l *leaderLoop) accept(c *fwConn, call *mesos.CallAcceptInfo, now time.Time
 		l.n.metrics.tasksLaunched.Add(float64(len(res.Launched)))
 	}
 	return nil
+}
+
+// untold is the answer to an ACCEPT whose tasks were all dropped: 202 when
+// the framework's stream took the updates that say so, and otherwise the
+// 403 of a framework that is not subscribed (its stream ended as the call
+// came): a 202 would leave it waiting for tasks that do not exist.
+func untold(told bool) error {
+	if told {
+		return nil
+	}
+	return callError(403, "Framework is not subscribed")
 }
 
 // taskProblem words why a task of an accept was refused.

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -837,4 +838,40 @@ func TestALaunchThatWasNotCommittedIsNotAccepted(t *testing.T) {
 	accepted(t, s, mesosfw.Accept([]string{mesosfw.Str(offer, "id", "value")},
 		mesosfw.Launch(sleepTask("ok", "ok-1", mesosfw.Str(offer, "agent_id", "value"), mesosfw.Scalar("cpus", 0.1), mesosfw.Scalar("mem", 16)))))
 	untilState(t, s, "ok-1", "TASK_RUNNING")
+}
+
+// An ACCEPT on offers that are no longer valid is answered 202 with
+// TASK_LOST on the stream, as Mesos does; but when the stream can no longer
+// take that update (it ended as the call came), a 202 would leave the
+// framework waiting for a task that does not exist: it is told it is not
+// subscribed instead (the fault suite found this around a deposed leader).
+func TestAnInvalidAcceptIsNot202WhenItsStreamCannotSayWhy(t *testing.T) {
+	n, base := startMesosNode(t)
+	s := subscribe(t, base, mesosfw.FrameworkInfo("root", "stale"))
+	agent := mesosfw.Str(nextOffer(t, s), "agent_id", "value")
+	accepted(t, s, mesosfw.Accept([]string{"no-such-offer"},
+		mesosfw.Launch(sleepTask("stale", "stale-1", agent, mesosfw.Scalar("cpus", 0.1), mesosfw.Scalar("mem", 16)))))
+	if st := untilState(t, s, "stale-1", "TASK_LOST"); st.Reason != "REASON_INVALID_OFFERS" {
+		t.Fatalf("invalid offers answered %s (%s), want REASON_INVALID_OFFERS", st.State, st.Reason)
+	}
+
+	// The window is a few microseconds wide in a running node (the stream's
+	// end removes the framework): the call is made on the ended stream.
+	var c mesos.Call
+	raw, _ := json.Marshal(mesosfw.Accept([]string{"no-such-offer"},
+		mesosfw.Launch(sleepTask("stale", "stale-2", agent, mesosfw.Scalar("cpus", 0.1), mesosfw.Scalar("mem", 16)))))
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	n.leaderMu.Lock()
+	l := n.leader.loop
+	n.leaderMu.Unlock()
+	l.mu.Lock()
+	ended := *l.sched.conns[s.FrameworkID()]
+	ended.done = true
+	err := l.accept(&ended, c.Accept, time.Now()) // unlocks
+	var me *web.MesosError
+	if !errors.As(err, &me) || me.Status != http.StatusForbidden || !strings.Contains(err.Error(), "not subscribed") {
+		t.Fatalf("ACCEPT on a stream that ended: %v, want 403 not subscribed", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +22,10 @@ import (
 // gets, acknowledges updates after random delays, drops some
 // acknowledgements, and drops its stream and re-subscribes at random. In
 // the quiet period (steady) it stops misbehaving and launching, so every
-// committed update must reach it.
+// committed update must reach it. As a Mesos framework must, it reconciles
+// the tasks it has not seen end every time it subscribes, and it takes the
+// leader's own answers (no uuid: invalid offers, invalid tasks,
+// reconciliation) as what it was told of a task.
 type framework struct {
 	c      *nodetest.Cluster
 	rng    *rand.Rand
@@ -34,14 +38,15 @@ type framework struct {
 	subs     []check.Subscription
 	delivers []check.Delivery
 	acks     []check.Ack
+	told     []check.Observation // the leader's updates without a uuid
 	launched int
-	active   map[string]bool // launched and not seen terminal
+	active   map[string]string // launched and not seen terminal → agent
 }
 
 const frameworkName = "chaos-fw"
 
 func newFramework(c *nodetest.Cluster, client int, seed int64, rec *recorder) *framework {
-	return &framework{c: c, rng: rand.New(rand.NewSource(seed)), client: client, rec: rec, active: map[string]bool{}}
+	return &framework{c: c, rng: rand.New(rand.NewSource(seed)), client: client, rec: rec, active: map[string]string{}}
 }
 
 // run subscribes again and again until ctx ends.
@@ -86,11 +91,18 @@ func (f *framework) session(ctx context.Context, stream int) {
 		f.subs = append(f.subs, check.Subscription{ID: stream, Start: start, End: time.Now()})
 		f.mu.Unlock()
 	}()
+	f.reconcile(ctx, s)
 	dropAt := time.Now().Add(time.Duration(8+f.rng.Intn(20)) * time.Second)
 	var acks []pendingAck
 	for ctx.Err() == nil {
 		if !f.steady.Load() && time.Now().After(dropAt) {
-			return // drop the stream: unacknowledged updates must come again
+			// Drop the stream: unacknowledged updates must come again. What
+			// the leader already wrote is read first (a framework that hangs
+			// up on an update it was sent learns of it by reconciling,
+			// which this one does too, but the window is the test's, not
+			// the cluster's).
+			f.drain(s, start, stream)
+			return
 		}
 		sort.Slice(acks, func(i, j int) bool { return acks[i].due.Before(acks[j].due) })
 		for len(acks) > 0 && !acks[0].due.After(time.Now()) {
@@ -109,7 +121,11 @@ func (f *framework) session(ctx context.Context, stream int) {
 			f.offers(ctx, s, ev)
 		case "UPDATE":
 			st, err := mesosfw.UpdateStatus(ev)
-			if err != nil || st.UUID == "" {
+			if err != nil {
+				continue
+			}
+			if st.UUID == "" {
+				f.toldOf(st, start, stream)
 				continue
 			}
 			f.mu.Lock()
@@ -173,7 +189,7 @@ func (f *framework) offers(ctx context.Context, s *mesosfw.Scheduler, ev map[str
 		f.mu.Lock()
 		f.launched++
 		task := fmt.Sprintf("chaos-fw-%d", f.launched)
-		f.active[task] = true
+		f.active[task] = mesosfw.Str(o, "agent_id", "value")
 		f.mu.Unlock()
 		info := mesosfw.TaskInfo(task, task, mesosfw.Str(o, "agent_id", "value"), fmt.Sprintf("sleep %d", 2+f.rng.Intn(6)),
 			mesosfw.Scalar("cpus", 0.1), mesosfw.Scalar("mem", 16))
@@ -204,6 +220,70 @@ func (f *framework) offers(ctx context.Context, s *mesosfw.Scheduler, ev map[str
 		_, _ = s.Call(cctx, mesosfw.WithRefuseSeconds(mesosfw.Decline(decline), 1))
 		cancel()
 	}
+}
+
+// reconcile asks for the state of every task launched and not seen end;
+// the answers come as updates without a uuid.
+func (f *framework) reconcile(ctx context.Context, s *mesosfw.Scheduler) {
+	f.mu.Lock()
+	tasks := make([][2]string, 0, len(f.active))
+	for id, agent := range f.active {
+		tasks = append(tasks, [2]string{id, agent})
+	}
+	f.mu.Unlock()
+	if len(tasks) == 0 {
+		return
+	}
+	sort.Slice(tasks, func(i, j int) bool { return tasks[i][0] < tasks[j][0] })
+	cctx, cancel := context.WithTimeout(ctx, clientTimeout)
+	_, _ = s.Call(cctx, mesosfw.Reconcile(tasks...))
+	cancel()
+}
+
+// drain reads, for a moment, the leader's updates already on the stream.
+func (f *framework) drain(s *mesosfw.Scheduler, start time.Time, stream int) {
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		ev, err := s.Next(100 * time.Millisecond)
+		if err != nil {
+			return
+		}
+		if mesosfw.Type(ev) != "UPDATE" {
+			continue
+		}
+		if st, err := mesosfw.UpdateStatus(ev); err == nil && st.UUID == "" {
+			f.toldOf(st, start, stream)
+		}
+	}
+}
+
+// toldOf records an update the leader answered with (no uuid). A
+// reconciliation answer for a task the cluster does not have is recorded
+// as TASK_UNKNOWN, whatever state it names for this framework (TASK_LOST,
+// as it is not partition-aware): for a launch the cluster acknowledged,
+// that is a lost task.
+func (f *framework) toldOf(st mesosfw.Status, start time.Time, stream int) {
+	state := st.State
+	if st.Reason == "REASON_RECONCILIATION" && strings.HasPrefix(st.Message, "Reconciliation: Task is") {
+		state = "TASK_UNKNOWN"
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ours := f.active[st.TaskID]; !ours && state == "TASK_UNKNOWN" {
+		return
+	}
+	f.told = append(f.told, check.Observation{Task: st.TaskID, State: state, Invoke: start, At: time.Now(),
+		Source: fmt.Sprintf("framework stream #%d, from the leader (%s: %s)", stream, st.Reason, st.Message)})
+	if mesosfw.IsTerminal(st.State) || state == "TASK_UNKNOWN" {
+		delete(f.active, st.TaskID)
+	}
+}
+
+// toldObservations is what the leader told the framework of its tasks
+// outside the acknowledged updates.
+func (f *framework) toldObservations() []check.Observation {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]check.Observation(nil), f.told...)
 }
 
 // log is what the framework recorded, with the committed updates the

@@ -216,6 +216,7 @@ func Run(t *testing.T, cfg Config) Report {
 	streamLog := fw.log(obs.frameworkUpdates(fw.frameworkID()), end, true)
 	obs.mu.Lock()
 	observations := append(append([]check.Observation(nil), obs.obs...), check.ObservationsFromStream(streamLog)...)
+	observations = append(observations, fw.toldObservations()...)
 	results := []check.Result{
 		check.Linearizable(history, check.RegistryConfig{Timeout: 60 * time.Second, VisualizationPath: filepath.Join(dir, "porcupine.html")}),
 		check.Lifecycle(observations, history),
