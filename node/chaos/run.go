@@ -198,6 +198,7 @@ func Run(t *testing.T, cfg Config) Report {
 		return obs.tasks(context.Background(), hc, c.Leader(t).Index) != nil
 	})
 	replicas := finalReplicas(c, hc)
+	submissions, jobs := finalJobs(t, c, hc, rec.history())
 	end := time.Now()
 	stopFramework()
 	fwg.Wait()
@@ -226,6 +227,7 @@ func Run(t *testing.T, cfg Config) Report {
 		check.Accounting(obs.resources),
 		check.Leaks(obs.units, 30*time.Second),
 		check.Goroutines(obs.goroutines, check.DefaultGoroutineConfig()),
+		check.Idempotent(submissions, jobs),
 	}
 	obs.mu.Unlock()
 	r := Report{Seed: cfg.Seed, Faults: len(schedule), Operations: len(history), Results: results, FaultLog: log.String()}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand"
 	"net/http"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/clusterd/clusterd/node/chaos/check"
@@ -101,16 +103,59 @@ func taskClient(ctx context.Context, c *nodetest.Cluster, client int, seed int64
 			killOne(ctx, hc, node(), client, rng, rec)
 			continue
 		}
-		id := fmt.Sprintf("chaos-batch-%d", n)
-		op := check.Operation{Client: client, Kind: check.KindSubmit, Key: id, Input: "batch", Invoke: time.Now()}
-		a := call(ctx, hc, http.MethodPost, node()+"/v1/jobs", map[string]any{
+		id := fmt.Sprintf("%s%d", batchPrefix, n)
+		job := map[string]any{
 			"id": id, "type": "batch", "instances": 1 + rng.Intn(2), "cmd": fmt.Sprintf("sleep %d", 1+rng.Intn(4)),
 			"cpus": 0.1, "mem": 16,
-		})
-		op.Complete = time.Now()
-		op.Outcome, _, op.Error = a.outcome()
-		rec.add(op)
+		}
+		// A call whose answer never came is sent again, unchanged, as a
+		// client would: the cluster must run the job once (checked by
+		// check.Idempotent).
+		for attempt := 0; attempt < 3 && ctx.Err() == nil; attempt++ {
+			op := check.Operation{Client: client, Kind: check.KindSubmit, Key: id, Input: "batch", Invoke: time.Now()}
+			a := call(ctx, hc, http.MethodPost, node()+"/v1/jobs", job)
+			op.Complete = time.Now()
+			op.Outcome, _, op.Error = a.outcome()
+			rec.add(op)
+			if op.Outcome != check.OutcomeUnknown || !sleepCtx(ctx, time.Second) {
+				break
+			}
+		}
 	}
+}
+
+// batchPrefix starts the ids of the task client's batch jobs.
+const batchPrefix = "chaos-batch-"
+
+// finalJobs reads, from the leader, what the cluster holds of every batch
+// job the history submitted.
+func finalJobs(t *testing.T, c *nodetest.Cluster, hc *http.Client, history []check.Operation) ([]check.Operation, map[string]check.Submitted) {
+	var subs []check.Operation
+	ids := map[string]bool{}
+	for _, o := range history {
+		if o.Kind == check.KindSubmit && strings.HasPrefix(o.Key, batchPrefix) {
+			subs = append(subs, o)
+			ids[o.Key] = true
+		}
+	}
+	jobs := map[string]check.Submitted{}
+	for id := range ids {
+		c.Eventually(t, "a consistent read of job "+id, 30*time.Second, func() bool {
+			a := call(context.Background(), hc, http.MethodGet, c.Node(c.Leader(t).Index).Addr+"/v1/jobs/"+id+"?consistent", nil)
+			var job api.Job
+			switch {
+			case a.err != nil:
+				return false
+			case a.status == http.StatusNotFound:
+				return true
+			case a.status != http.StatusOK || json.Unmarshal(a.body, &job) != nil:
+				return false
+			}
+			jobs[id] = check.Submitted{Version: job.Version, Runs: len(job.Runs)}
+			return true
+		})
+	}
+	return subs, jobs
 }
 
 // killOne kills a random running instance of the service.
