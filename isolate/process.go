@@ -227,15 +227,26 @@ func (p *Process) start(spec LaunchSpec) (*procTask, *exec.Cmd, error) {
 		return nil, nil, err
 	}
 	env := taskEnv(spec, sandbox)
+	// The task waits at a gate until it is checkpointed: an agent that
+	// dies between the fork and the checkpoint would otherwise leave a
+	// task no Recover knows of, and the next launch of the same task a
+	// second copy (the fault suite found this with a crash point).
+	gate, opened, err := os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("task gate: %w", err)
+	}
+	defer gate.Close()
+	defer opened.Close()
 
 	newCmd := func() *exec.Cmd {
 		return &exec.Cmd{
-			Path:   "/bin/sh",
-			Args:   []string{"sh", "-c", spec.Cmd},
-			Dir:    sandbox,
-			Env:    env,
-			Stdout: stdout, // *os.File: the child writes the file itself, no copying goroutine
-			Stderr: stderr,
+			Path:       "/bin/sh",
+			Args:       []string{"sh", "-c", gateScript, "sh", spec.Cmd},
+			Dir:        sandbox,
+			Env:        env,
+			Stdout:     stdout, // *os.File: the child writes the file itself, no copying goroutine
+			Stderr:     stderr,
+			ExtraFiles: []*os.File{gate}, // fd 3
 			// Setsid: the task is its own session and process group, so it
 			// survives the agent and its terminal, and Kill reaches its children.
 			SysProcAttr: &syscall.SysProcAttr{Setsid: true},
@@ -290,8 +301,18 @@ func (p *Process) start(spec LaunchSpec) (*procTask, *exec.Cmd, error) {
 		}
 		return nil, nil, fmt.Errorf("checkpoint: %w", err)
 	}
+	gate.Close()
+	if _, err := opened.Write([]byte("go\n")); err != nil {
+		// The shell is gone already: its exit is reported as any other.
+		p.log.Info("task gone before its gate opened", "task", spec.TaskID, "err", err)
+	}
 	return t, cmd, nil
 }
+
+// gateScript runs the task's command ($1) once a line arrives on fd 3,
+// in the same process (exec), so the checkpointed pid is the task's. At
+// EOF, the agent died before recording the task: it does not start.
+const gateScript = `read -r gate <&3 || { echo "clusterd: the agent stopped before this task was recorded; not started" >&2; exit 125; }; exec 3<&-; exec /bin/sh -c "$1" sh`
 
 // taskEnv is a minimal base environment, then spec.Env, then the variables
 // clusterd always sets.

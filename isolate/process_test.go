@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -399,4 +401,90 @@ func BenchmarkProcessLaunchTrue(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(launching.Nanoseconds())/float64(b.N), "launch-ns/op")
+}
+
+// An agent killed between starting a task and checkpointing it must not
+// leave the task running unrecorded: the next Launch of the task (the
+// cluster still wants it) would make it run twice. The fault suite found
+// this with a crash point; here the agent is a child process of the test
+// that SIGKILLs itself as the checkpoint is about to be written.
+func TestProcessTaskOfAnAgentKilledBeforeItsCheckpointNeverRuns(t *testing.T) {
+	if dir := os.Getenv("ISOLATE_TEST_DIE_AT_CHECKPOINT"); dir != "" {
+		p := newProcess(t, dir)
+		isolate.CheckpointHook = func(after bool) {
+			if !after {
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+		_, err := p.Launch(context.Background(), isolate.LaunchSpec{TaskID: "t1", Cmd: `touch "$MARKER"; exec sleep 60`,
+			Env: map[string]string{"MARKER": os.Getenv("ISOLATE_TEST_MARKER")}})
+		t.Fatalf("the agent outlived its checkpoint write: %v", err)
+	}
+	dir := t.TempDir()
+	marker := filepath.Join(t.TempDir(), "ran")
+	sandbox := filepath.Join(dir, "tasks", "t1", "sandbox")
+	t.Cleanup(func() {
+		for _, pid := range procsInSandbox(sandbox) {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	})
+	agent := exec.Command(os.Args[0], "-test.run=^TestProcessTaskOfAnAgentKilledBeforeItsCheckpointNeverRuns$")
+	agent.Env = append(os.Environ(), "ISOLATE_TEST_DIE_AT_CHECKPOINT="+dir, "ISOLATE_TEST_MARKER="+marker)
+	out, err := agent.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the agent was to die of SIGKILL at its checkpoint: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && len(procsInSandbox(sandbox)) > 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pids := procsInSandbox(sandbox); len(pids) > 0 {
+		t.Fatalf("the unrecorded task is still running (pids %v) after its agent died", pids)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the unrecorded task's command ran")
+	}
+
+	// The restarted agent knows nothing of it and launches it: one copy.
+	p := newProcess(t, dir)
+	if running, err := p.Recover(context.Background()); err != nil || len(running) != 0 {
+		t.Fatalf("Recover: %v %v, want nothing to re-adopt", running, err)
+	}
+	if _, err := p.Launch(context.Background(), isolate.LaunchSpec{TaskID: "t1", Cmd: `touch "$MARKER"; exec sleep 60`,
+		Env: map[string]string{"MARKER": marker}}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+	}
+	if pids := procsInSandbox(sandbox); len(pids) != 1 {
+		t.Fatalf("after the relaunch the task runs as %v, want one process", pids)
+	}
+	if err := p.Kill(context.Background(), "t1", time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// procsInSandbox lists the processes whose CLUSTERD_SANDBOX is sandbox.
+func procsInSandbox(sandbox string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if kv == "CLUSTERD_SANDBOX="+sandbox {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
 }
