@@ -51,12 +51,12 @@ func (n *nemesis) inject(f Fault) {
 	switch f.Kind {
 	case KillLeader, KillNode:
 		c.Kill(t, target)
-		time.Sleep(f.Hold)
+		sleepCtx(stopped, f.Hold)
 		c.Restart(t, target)
 		n.bump(target)
 	case PauseNode, PauseLeader:
 		c.Pause(t, target)
-		time.Sleep(f.Hold)
+		sleepCtx(stopped, f.Hold)
 		c.Resume(t, target)
 	case CrashPoint:
 		n.crashPoint(f, target)
@@ -90,7 +90,7 @@ func (n *nemesis) inject(f Fault) {
 		if err := n.net.Partition(cuts); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(f.Hold)
+		sleepCtx(stopped, f.Hold)
 		dropped, err := n.net.Dropped()
 		if err != nil {
 			t.Fatal(err)

@@ -7,9 +7,11 @@ import (
 	"math/rand"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +19,19 @@ import (
 	"github.com/clusterd/clusterd/node/nodetest"
 	"github.com/clusterd/clusterd/web/api"
 )
+
+// stopped ends when the harness is asked to stop (SIGINT, SIGTERM): the
+// run then fails at once, through its cleanups, so no node, task or
+// nftables rule it made outlives it.
+var stopped, _ = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+
+// pause waits d, or fails the run when the harness is stopped.
+func pause(t *testing.T, d time.Duration) {
+	t.Helper()
+	if d > 0 && !sleepCtx(stopped, d) {
+		t.Fatal("interrupted (SIGINT or SIGTERM): the run stops; its nodes, tasks and partitions are removed")
+	}
+}
 
 // Config is one chaos run.
 type Config struct {
@@ -176,20 +191,16 @@ func Run(t *testing.T, cfg Config) Report {
 		incarMu.Unlock()
 	}}
 	for _, f := range schedule {
-		if d := time.Until(start.Add(f.At)); d > 0 {
-			time.Sleep(d)
-		}
+		pause(t, time.Until(start.Add(f.At)))
 		n.inject(f)
 	}
-	if d := time.Until(start.Add(cfg.Length)); d > 0 {
-		time.Sleep(d)
-	}
+	pause(t, time.Until(start.Add(cfg.Length)))
 	n.healAll()
 	stopWorkload()
 	clients.Wait()
 	fw.steady.Store(true)
 	log.printf("healed; clients stopped; %v of quiet", cfg.Quiet)
-	time.Sleep(cfg.Quiet)
+	pause(t, cfg.Quiet)
 
 	// The final view: a listing every task's last state must match, and
 	// the replicas, once they stopped moving.
